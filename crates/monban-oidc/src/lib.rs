@@ -1,1 +1,54 @@
-//! placeholder
+//! Monban's authorization server: authorization requests, SSO sessions, codes, the token and
+//! userinfo endpoints, signing keys and the JWKS, discovery. HTTP-free: the server crate turns
+//! requests into calls here and results into responses.
+
+pub mod authorize;
+pub mod client_auth;
+mod discovery;
+mod jws;
+pub mod keys;
+mod sso;
+pub mod token;
+mod userinfo;
+
+pub use authorize::{AuthorizationRequest, AuthorizeRejection, ErrorRedirect, ResponseMode};
+pub use keys::KeyRing;
+pub use sso::{NewSsoSession, SsoCookie};
+pub use token::{TokenError, TokenResponse};
+pub use userinfo::BearerError;
+
+use monban_core::Clock;
+use monban_store::Store;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    #[error(transparent)]
+    Store(#[from] monban_store::StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The authorization server of every realm.
+pub struct Provider {
+    pub store: Store,
+    pub keys: KeyRing,
+    pub clock: Arc<dyn Clock>,
+    /// Monban's public base URL, without a trailing slash.
+    pub public_url: String,
+}
+
+impl Provider {
+    pub fn issuer(&self, realm: &str) -> String {
+        format!("{}/realms/{}", self.public_url, realm)
+    }
+}
+
+/// A fresh random secret for cookies, codes and ids: 32 bytes, base64url.
+pub fn random_token() -> String {
+    use base64::Engine;
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new().fill(&mut bytes).expect("the OS random generator failed");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

@@ -15,7 +15,11 @@ pub struct Config {
     pub listen: String,
 
     /// URL under which browsers reach the portal; the redirect URI is `{public-url}/callback`.
-    #[arg(long, env = "PORTAL_PUBLIC_URL", default_value = "http://localhost:8081")]
+    #[arg(
+        long,
+        env = "PORTAL_PUBLIC_URL",
+        default_value = "http://localhost:8081"
+    )]
     pub public_url: String,
 
     /// Issuer identifier of the Monban realm (discovery is `{issuer}/.well-known/openid-configuration`).

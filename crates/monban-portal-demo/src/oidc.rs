@@ -187,10 +187,8 @@ impl RelyingParty {
             client_secret: ClientSecret::new(config.client_secret.clone()),
             redirect_uri: RedirectUrl::new(config.redirect_uri())
                 .context("invalid --public-url")?,
-            post_logout_redirect_uri: PostLogoutRedirectUrl::new(
-                config.post_logout_redirect_uri(),
-            )
-            .context("invalid --public-url")?,
+            post_logout_redirect_uri: PostLogoutRedirectUrl::new(config.post_logout_redirect_uri())
+                .context("invalid --public-url")?,
             fallback_end_session_endpoint: EndSessionUrl::new(
                 config.fallback_end_session_endpoint(),
             )
@@ -211,7 +209,11 @@ impl RelyingParty {
         let metadata = PortalProviderMetadata::discover_async(self.issuer.clone(), &self.http)
             .await
             .map_err(|e| {
-                eprintln!("discovery of {} failed: {}", self.issuer.as_str(), error_chain(&e));
+                eprintln!(
+                    "discovery of {} failed: {}",
+                    self.issuer.as_str(),
+                    error_chain(&e)
+                );
                 PortalError::unreachable(&e)
             })?;
         let extra = metadata.additional_metadata();
@@ -570,7 +572,8 @@ mod tests {
             .unwrap();
         let err = runtime
             .block_on(rp.begin_login(&LoginOptions::default()))
-            .unwrap_err();
+            .err()
+            .expect("nobody listens on port 9");
         assert_eq!(err.status, StatusCode::BAD_GATEWAY);
         assert!(err.message.contains("接続できませんでした"));
     }
@@ -611,6 +614,9 @@ mod tests {
     fn authorization_errors_become_japanese_messages() {
         let err = PortalError::from_authorization_response("access_denied", Some("user said no"));
         assert!(err.message.contains("キャンセル"));
-        assert_eq!(err.detail.as_deref(), Some("error=access_denied: user said no"));
+        assert_eq!(
+            err.detail.as_deref(),
+            Some("error=access_denied: user said no")
+        );
     }
 }

@@ -112,7 +112,12 @@ impl SessionStore {
 
     /// Removes and returns the login started with `state`, if it has not expired. A state is
     /// usable once, so a replayed callback fails.
-    pub fn take_pending(&self, session_id: &str, state: &str, now: Instant) -> Option<PendingLogin> {
+    pub fn take_pending(
+        &self,
+        session_id: &str,
+        state: &str,
+        now: Instant,
+    ) -> Option<PendingLogin> {
         let mut sessions = self.lock();
         let session = sessions.get_mut(session_id)?;
         session.prune_pending(now);
@@ -283,7 +288,10 @@ mod tests {
             let t = now + Duration::from_secs(i as u64);
             store.start_login(Some(&sid), format!("s{i}"), pending(t), t);
         }
-        assert!(store.take_pending(&sid, "s0", now).is_none(), "oldest dropped");
+        assert!(
+            store.take_pending(&sid, "s0", now).is_none(),
+            "oldest dropped"
+        );
         let last = format!("s{MAX_PENDING_PER_SESSION}");
         assert!(store.take_pending(&sid, &last, now).is_some());
     }

@@ -1,0 +1,33 @@
+use crate::Provider;
+use serde_json::{json, Value};
+
+impl Provider {
+    /// OpenID Provider Metadata (Discovery 1.0 §3), on Keycloak's paths.
+    pub fn discovery_document(&self, realm: &str) -> Value {
+        let issuer = self.issuer(realm);
+        let endpoint = |path: &str| format!("{issuer}/protocol/openid-connect/{path}");
+        json!({
+            "issuer": issuer,
+            "authorization_endpoint": endpoint("auth"),
+            "token_endpoint": endpoint("token"),
+            "userinfo_endpoint": endpoint("userinfo"),
+            "jwks_uri": endpoint("certs"),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query", "form_post"],
+            "grant_types_supported": ["authorization_code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+            "userinfo_signing_alg_values_supported": ["none"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": ["openid", "profile", "email"],
+            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "acr", "amr", "azp", "preferred_username", "name", "email", "email_verified"],
+            "claims_parameter_supported": false,
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
+            "authorization_response_iss_parameter_supported": true,
+            "ui_locales_supported": ["ja", "en"],
+            "prompt_values_supported": ["none", "login"],
+        })
+    }
+}

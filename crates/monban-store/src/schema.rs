@@ -1,0 +1,135 @@
+//! Diesel's view of the tables; kept by hand in step with `migrations/`.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        realm -> Text,
+        user_id -> Text,
+        display_name -> Text,
+        email -> Nullable<Text>,
+        email_verified -> Bool,
+        birthdate -> Nullable<Text>,
+        password_hash -> Text,
+        temporary_id -> Bool,
+        first_login_completed -> Bool,
+        enabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_failures (user_pk) {
+        user_pk -> Text,
+        failures -> Integer,
+        temporary_lockouts -> Integer,
+        last_failure_at -> BigInt,
+        locked_until -> Nullable<BigInt>,
+        permanently_locked -> Bool,
+    }
+}
+
+diesel::table! {
+    auth_sessions (id) {
+        id -> Text,
+        browser_binding -> Text,
+        realm -> Text,
+        client_id -> Text,
+        request -> Text,
+        state -> Text,
+        csrf_token -> Text,
+        version -> Integer,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sso_sessions (id) {
+        id -> Text,
+        cookie_digest -> Text,
+        realm -> Text,
+        user_pk -> Text,
+        auth_time -> BigInt,
+        acr -> Text,
+        amr -> Text,
+        remember_me -> Bool,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    authorization_codes (code_digest) {
+        code_digest -> Text,
+        realm -> Text,
+        client_id -> Text,
+        user_pk -> Text,
+        sso_session_id -> Text,
+        redirect_uri -> Text,
+        scope -> Text,
+        nonce -> Nullable<Text>,
+        code_challenge -> Nullable<Text>,
+        code_challenge_method -> Nullable<Text>,
+        auth_time -> BigInt,
+        acr -> Text,
+        amr -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    issued_tokens (jti) {
+        jti -> Text,
+        realm -> Text,
+        kind -> Text,
+        client_id -> Text,
+        user_pk -> Nullable<Text>,
+        sso_session_id -> Nullable<Text>,
+        code_digest -> Nullable<Text>,
+        scope -> Text,
+        issued_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        realm -> Text,
+        algorithm -> Text,
+        private_key -> Binary,
+        public_jwk -> Text,
+        created_at -> BigInt,
+        active -> Bool,
+        retire_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        realm -> Text,
+        at -> BigInt,
+        kind -> Text,
+        user_pk -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    login_failures,
+    auth_sessions,
+    sso_sessions,
+    authorization_codes,
+    issued_tokens,
+    signing_keys,
+    audit_events,
+);
