@@ -233,7 +233,7 @@ redirect_uris = ["https://app.example/cb"]
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
-    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCQaoeRrqlSgaQzVbyGGz7Ms";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
     #[test]
     fn a_good_request() {

@@ -8,6 +8,7 @@ mod server;
 
 pub use locate::FieldPath;
 pub use realm::{
+    SUPPORTED_LOCALES,
     parse_realms, ClientAuthentication, ClientConfig, LockoutPolicy, RealmConfig, SigningAlgorithm,
     TokenLifetimes,
 };
