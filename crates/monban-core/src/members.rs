@@ -86,9 +86,9 @@ pub fn parse_member_csv(text: &str, policy: &UserIdPolicy) -> Result<Vec<NewMemb
         }
         let birthdate = match record[3].trim() {
             "" => None,
-            text => match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-                Ok(date) if text.len() == 10 => Some(date),
-                _ => {
+            text => match parse_birthdate(text) {
+                Some(date) => Some(date),
+                None => {
                     complain(format!("birthdate \"{text}\" is not a date written YYYY-MM-DD"));
                     None
                 }
@@ -115,6 +115,14 @@ pub fn parse_member_csv(text: &str, policy: &UserIdPolicy) -> Result<Vec<NewMemb
     } else {
         Err(problems)
     }
+}
+
+/// A birthdate written `YYYY-MM-DD`.
+pub fn parse_birthdate(text: &str) -> Option<NaiveDate> {
+    if text.len() != 10 {
+        return None;
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
 }
 
 /// A plausibility check for provisioning; the member-facing rules of §3.3 live with the email step.

@@ -14,6 +14,6 @@ pub enum FlowError {
     Store(#[from] monban_store::StoreError),
     #[error("stored login state is unreadable: {0}")]
     Corrupt(String),
-    #[error("password hashing failed: {0}")]
-    Hashing(String),
+    #[error(transparent)]
+    Oidc(#[from] monban_oidc::OidcError),
 }

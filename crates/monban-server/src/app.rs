@@ -1,0 +1,97 @@
+//! Start-up: open the database, make sure every realm has keys, load the themes, serve.
+
+use crate::routes;
+use crate::settings::Settings;
+use actix_web::{web, App, HttpServer};
+use monban_core::config::RealmConfig;
+use monban_core::password_hash::PasswordHasher;
+use monban_core::{Clock, SystemClock};
+use monban_oidc::{KeyRing, Provider};
+use monban_store::Store;
+use monban_ui::Ui;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// What every handler shares.
+pub struct AppState {
+    pub provider: Provider,
+    pub store: Store,
+    pub hasher: PasswordHasher,
+    pub ui: Ui,
+    pub realms: BTreeMap<String, RealmConfig>,
+    pub clock: Arc<dyn Clock>,
+    /// Cookies get `Secure` when Monban is reached over https.
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    pub fn realm(&self, name: &str) -> Option<&RealmConfig> {
+        self.realms.get(name)
+    }
+}
+
+/// A server that is listening.
+pub struct RunningServer {
+    pub address: SocketAddr,
+    pub server: actix_web::dev::Server,
+}
+
+/// Builds the shared state from settings: database (migrated), keys, themes.
+pub fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let sealer = Arc::new(settings.encryption_key().map_err(|report| anyhow::anyhow!("{report}"))?);
+    let pool_size = if settings.server.database_url.starts_with("sqlite:") { 8 } else { 16 };
+    let store = Store::open(&settings.server.database_url, pool_size)?;
+    let keys = KeyRing::new(store.clone(), sealer);
+    for realm in settings.realms.keys() {
+        keys.ensure_keys(realm, clock.now())?;
+    }
+    let ui = Ui::load(&settings.server.themes_dir)?;
+    for realm in settings.realms.values() {
+        if !ui.has_theme(&realm.theme) {
+            anyhow::bail!("realm {}: theme \"{}\" is not installed in {}", realm.name, realm.theme, settings.server.themes_dir.display());
+        }
+    }
+    let hasher = PasswordHasher::new(&settings.server.password_hashing)?;
+    Ok(AppState {
+        provider: Provider { store: store.clone(), keys, clock: clock.clone(), public_url: settings.server.public_url.clone() },
+        store,
+        hasher,
+        ui,
+        realms: settings.realms.clone(),
+        clock,
+        secure_cookies: settings.server.is_https(),
+    })
+}
+
+/// Binds and starts serving; the returned server runs until stopped.
+pub fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
+    start_with_clock(settings, Arc::new(SystemClock))
+}
+
+pub fn start_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<RunningServer> {
+    let state = web::Data::new(build_state(settings, clock)?);
+    spawn_housekeeping(state.clone());
+    let listener = std::net::TcpListener::bind(&settings.server.listen)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.listen))?;
+    let address = listener.local_addr()?;
+    let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(routes::configure))
+        .listen(listener)?
+        .run();
+    Ok(RunningServer { address, server })
+}
+
+/// Removes logins that ran out of time, every few minutes.
+fn spawn_housekeeping(state: web::Data<AppState>) {
+    actix_web::rt::spawn(async move {
+        let mut interval = actix_web::rt::time::interval(std::time::Duration::from_secs(300));
+        loop {
+            interval.tick().await;
+            let state = state.clone();
+            let purged = web::block(move || state.store.purge_expired_auth_sessions(state.clock.now())).await;
+            if let Ok(Err(error)) = purged {
+                tracing::warn!(%error, "purging expired logins failed");
+            }
+        }
+    });
+}

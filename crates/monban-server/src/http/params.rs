@@ -1,0 +1,43 @@
+//! Request parameters as ordered pairs, so repeated parameters can be detected (RFC 6749 §3.1
+//! forbids them) and nothing is silently dropped.
+
+use actix_web::HttpRequest;
+
+/// Largest form body Monban reads; anything larger is refused before parsing.
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+/// Largest query string read.
+pub const MAX_QUERY_BYTES: usize = 16 * 1024;
+
+pub type Params = Vec<(String, String)>;
+
+/// The query string's pairs, or `None` when it is too long or unreadable.
+pub fn query(req: &HttpRequest) -> Option<Params> {
+    let raw = req.query_string();
+    if raw.len() > MAX_QUERY_BYTES {
+        return None;
+    }
+    serde_urlencoded::from_str::<Params>(raw).ok()
+}
+
+/// A form body's pairs, or `None` when it is not `application/x-www-form-urlencoded` or unreadable.
+pub fn form(req: &HttpRequest, body: &[u8]) -> Option<Params> {
+    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let is_form = content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    if !is_form || body.len() > MAX_FORM_BYTES {
+        return None;
+    }
+    serde_urlencoded::from_bytes::<Params>(body).ok()
+}
+
+/// The first value of a parameter, if present and not empty.
+pub fn first<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+/// The client's address as the socket saw it (no proxy headers are trusted).
+pub fn peer_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
+}

@@ -1,0 +1,11 @@
+//! The `monban` server: actix-web wiring (routes, cookies, CSRF, security headers), the CLI,
+//! and start-up. Handlers parse a request, call one domain function, and render or redirect.
+
+pub mod app;
+pub mod cli;
+mod http;
+mod routes;
+pub mod settings;
+
+pub use app::{start, RunningServer};
+pub use settings::Settings;
