@@ -1,0 +1,281 @@
+//! Boots the real server on a free port, on SQLite or PostgreSQL, with a realm and members of
+//! the test's own, and drives its login pages like a browser would (cookies, CSRF, redirects).
+
+#![allow(dead_code)]
+
+use monban_core::clock::ManualClock;
+use monban_core::config::{Argon2Settings, ServerOverrides};
+use monban_core::password_hash::PasswordHasher;
+use monban_core::{Clock, SystemClock};
+use monban_server::app::start_with_clock;
+use monban_server::Settings;
+use monban_store::{NewUser, Store};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub const PASSWORD: &str = "Init-pass1";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database of the test's own. PostgreSQL gets a fresh database on the local server; where
+/// none answers, the test is skipped loudly — except in CI, where that is a failure.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    /// (admin URL, database name) of a PostgreSQL database to drop afterwards.
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        use diesel::{Connection, PgConnection, RunQueryDsl};
+        if let Some((admin_url, name)) = &self.postgres {
+            // FORCE: the server under test may still hold pooled connections.
+            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+            }
+        }
+    }
+}
+
+const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+impl TestDatabase {
+    pub fn new(backend: Backend) -> Option<TestDatabase> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("monban.db").display());
+                Some(TestDatabase { url, _dir: Some(dir), postgres: None })
+            }
+            Backend::Postgres => {
+                use diesel::{Connection, PgConnection, RunQueryDsl};
+                let admin_url = std::env::var("MONBAN_TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_ADMIN_URL.into());
+                let mut admin = match PgConnection::establish(&admin_url) {
+                    Ok(conn) => conn,
+                    Err(error) => {
+                        if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
+                            panic!("PostgreSQL is required in CI but {admin_url} does not answer: {error}");
+                        }
+                        eprintln!("\n*** SKIPPED: PostgreSQL test — no server at {admin_url} ({error}) ***\n");
+                        return None;
+                    }
+                };
+                let name = format!("monban_test_{}", uuid::Uuid::new_v4().simple());
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).unwrap();
+                let base = admin_url.rsplit_once('/').unwrap().0;
+                Some(TestDatabase { url: format!("{base}/{name}"), _dir: None, postgres: Some((admin_url.clone(), name)) })
+            }
+        }
+    }
+}
+
+/// Realm file of the tests: two confidential clients, one public, one ES256.
+pub fn realm_toml(redirect: &str) -> String {
+    format!(
+        r#"
+name = "test"
+display_title = "テスト健保加入者ページ"
+default_locale = "ja"
+
+[lockout]
+max_failures = 3
+wait_increment_seconds = 60
+max_wait_seconds = 600
+
+[[clients]]
+client_id = "portal"
+secret = "portal-secret-0123456789"
+redirect_uris = ["{redirect}"]
+post_logout_redirect_uris = ["{redirect}"]
+base_url = "https://portal.example/"
+
+[[clients]]
+client_id = "other"
+secret = "other-secret-0123456789"
+redirect_uris = ["{redirect}"]
+id_token_signed_response_alg = "ES256"
+
+[[clients]]
+client_id = "spa"
+public = true
+redirect_uris = ["{redirect}"]
+"#
+    )
+}
+
+pub const REDIRECT: &str = "https://portal.example/callback";
+
+pub struct TestServer {
+    pub base: String,
+    pub store: Store,
+    pub clock: Arc<ManualClock>,
+    pub config_dir: PathBuf,
+    _config: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// Starts a server on `database`; call inside an actix runtime (`#[actix_web::test]`).
+    pub async fn start(database: &TestDatabase) -> TestServer {
+        let config = tempfile::tempdir().unwrap();
+        write_config(config.path(), &realm_toml(REDIRECT));
+        Self::start_in(config, &database.url).await
+    }
+
+    /// A second instance with the first one's configuration (and so its encryption key),
+    /// on the same database: what a load balancer would have behind it.
+    pub async fn start_beside(first: &TestServer, database: &TestDatabase) -> TestServer {
+        Self::boot(first.config_dir.clone(), None, &database.url).await
+    }
+
+    pub async fn start_in(config: tempfile::TempDir, database_url: &str) -> TestServer {
+        let dir = config.path().to_path_buf();
+        Self::boot(dir, Some(config), database_url).await
+    }
+
+    async fn boot(config_dir: PathBuf, config: Option<tempfile::TempDir>, database_url: &str) -> TestServer {
+        let overrides = ServerOverrides {
+            database_url: Some(database_url.to_string()),
+            listen: Some("127.0.0.1:0".into()),
+            public_url: None,
+        };
+        let mut settings = Settings::load_with(&config_dir, &overrides, &|_| None).unwrap_or_else(|r| panic!("{r}"));
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        // The public URL must name the port, which is only known after binding: bind once to
+        // learn a free port, then start on it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        settings.server.listen = format!("127.0.0.1:{port}");
+        settings.server.public_url = format!("http://127.0.0.1:{port}");
+        let running = start_with_clock(&settings, clock.clone()).unwrap();
+        actix_web::rt::spawn(running.server);
+        let store = Store::open(database_url, 2).unwrap();
+        TestServer { base: settings.server.public_url.clone(), store, clock, config_dir, _config: config }
+    }
+
+    pub fn issuer(&self) -> String {
+        format!("{}/realms/test", self.base)
+    }
+
+    /// Adds a member with [`PASSWORD`].
+    pub fn add_member(&self, user_id: &str, display_name: &str, email: Option<&str>) {
+        let hasher = cheap_hasher();
+        let member = NewUser {
+            user_id: user_id.to_string(),
+            display_name: display_name.to_string(),
+            email: email.map(str::to_string),
+            birthdate: Some("1979-08-22".into()),
+            password_hash: hasher.hash(PASSWORD).unwrap(),
+            temporary_id: true,
+        };
+        self.store.insert_members("test", &[member], self.clock.now()).unwrap().unwrap();
+    }
+}
+
+pub fn cheap_hasher() -> PasswordHasher {
+    PasswordHasher::new(&Argon2Settings { memory_kib: 8192, iterations: 1, parallelism: 1, max_concurrent: 0 }).unwrap()
+}
+
+pub fn write_config(dir: &Path, realm: &str) {
+    let themes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../themes").canonicalize().unwrap();
+    std::fs::create_dir_all(dir.join("realms")).unwrap();
+    std::fs::write(
+        dir.join("monban.toml"),
+        format!(
+            "themes_dir = {themes:?}\n[encryption_key]\nfile = {key:?}\ncreate_if_missing = true\n[password_hashing]\nmemory_kib = 8192\niterations = 1\nparallelism = 1\n",
+            themes = themes.display().to_string(),
+            key = dir.join("encryption.key").display().to_string(),
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("realms/test.toml"), realm).unwrap();
+}
+
+/// A browser: keeps cookies, does not follow redirects (the test looks at each one).
+pub fn browser() -> reqwest::Client {
+    browser_with_jar().0
+}
+
+/// A browser whose cookie jar the test can read and fill.
+pub fn browser_with_jar() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    (client, jar)
+}
+
+/// What the login form looks like.
+pub struct LoginForm {
+    pub action: String,
+    pub csrf_token: String,
+    pub html: String,
+}
+
+pub fn parse_login_form(base: &str, html: &str) -> LoginForm {
+    let attribute = |marker: &str| {
+        let start = html.find(marker).unwrap_or_else(|| panic!("no {marker} in {html}")) + marker.len();
+        html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&")
+    };
+    LoginForm {
+        action: format!("{base}{}", attribute("action=\"")),
+        csrf_token: attribute("name=\"csrf_token\" value=\""),
+        html: html.to_string(),
+    }
+}
+
+/// Follows the authorization request to the login form.
+pub async fn open_login_form(browser: &reqwest::Client, base: &str, authorize_url: &str) -> LoginForm {
+    let response = browser.get(authorize_url).send().await.unwrap();
+    assert_eq!(response.status(), 302, "authorize should send the browser to the login form");
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with("/realms/test/login-actions/authenticate?"), "{location}");
+    let page = browser.get(format!("{base}{location}")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    parse_login_form(base, &page.text().await.unwrap())
+}
+
+/// Submits the form; returns the response (302 to the client on success, a page otherwise).
+pub async fn submit_login(browser: &reqwest::Client, form: &LoginForm, user_id: &str, password: &str) -> reqwest::Response {
+    browser
+        .post(&form.action)
+        .form(&[("csrf_token", form.csrf_token.as_str()), ("username", user_id), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The query parameters of a redirect to the client.
+pub fn callback_params(response: &reqwest::Response) -> Vec<(String, String)> {
+    let location = response.headers().get("location").unwrap_or_else(|| panic!("no redirect: {}", response.status()));
+    let url = url::Url::parse(location.to_str().unwrap()).unwrap();
+    url.query_pairs().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// A minimal authorization URL (for tests that do not go through the RP library).
+pub fn authorize_url(server: &TestServer, client_id: &str, extra: &[(&str, &str)]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("client_id", client_id).append_pair("redirect_uri", REDIRECT).append_pair("response_type", "code").append_pair("scope", "openid profile email").append_pair("state", "st4te");
+    for (k, v) in extra {
+        query.append_pair(k, v);
+    }
+    format!("{}/protocol/openid-connect/auth?{}", server.issuer(), query.finish())
+}
+
+/// Runs a test body on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident => $body:ident;)*) => {
+        mod sqlite {
+            $(#[actix_web::test] async fn $name() { super::$body(crate::support::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[actix_web::test] async fn $name() { super::$body(crate::support::Backend::Postgres).await })*
+        }
+    };
+}
