@@ -60,7 +60,7 @@ function toml(value) {
   return JSON.stringify(value); // a JSON string is a valid TOML basic string
 }
 
-function writeConfig(dir, monbanPort, portalPort) {
+function writeConfig(dir, monbanPort, portalPort, { loginSeconds = 1800 } = {}) {
   const portal = `http://127.0.0.1:${portalPort}`;
   writeFileSync(join(dir, 'monban.toml'), `# Written by tests/browser/harness.js
 listen = ${toml(`127.0.0.1:${monbanPort}`)}
@@ -89,7 +89,7 @@ default_locale = "ja"
 [tokens]
 access_token_seconds = 300
 authorization_code_seconds = 60
-login_seconds = 1800
+login_seconds = ${loginSeconds}
 sso_idle_seconds = 1800
 sso_max_seconds = 36000
 sso_idle_remember_me_seconds = 604800
@@ -183,7 +183,7 @@ async function waitForHttp(url, child) {
  * Starts Monban, the portal and Chromium. Call `stop()` in `after` whatever happened; it prints
  * the servers' output when `failed` is true (or when starting failed).
  */
-export async function startStack({ members = MEMBERS } = {}) {
+export async function startStack({ members = MEMBERS, loginSeconds } = {}) {
   const stack = {
     dir: mkdtempSync(join(tmpdir(), 'monban-browser-')),
     children: [],
@@ -209,7 +209,7 @@ export async function startStack({ members = MEMBERS } = {}) {
     stack.monbanUrl = `http://127.0.0.1:${monbanPort}`;
     stack.portalUrl = `http://127.0.0.1:${portalPort}`;
     stack.issuer = `${stack.monbanUrl}/realms/demo`;
-    writeConfig(stack.dir, monbanPort, portalPort);
+    writeConfig(stack.dir, monbanPort, portalPort, { loginSeconds });
 
     const csv = join(stack.dir, 'members.csv');
     writeFileSync(csv, membersCsv(members));

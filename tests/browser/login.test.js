@@ -97,6 +97,8 @@ describe('login page (SPEC §2)', () => {
       await assertVisible(page.getByRole('button', { name: 'ログイン', exact: true }), 'button ログイン');
       assert.equal(await page.getByRole('link', { name: 'ポータルに戻る', exact: true }).getAttribute('href'), `${stack.portalUrl}/`);
 
+      await screenshot(page, 'login-desktop');
+
       // <label for> works: every input is reachable by its label.
       const userId = page.getByLabel('ユーザID', { exact: true });
       const password = page.getByLabel('パスワード', { exact: true });
@@ -111,8 +113,6 @@ describe('login page (SPEC §2)', () => {
       assert.equal(await rememberMe.isChecked(), true);
       await page.getByText('ログイン状態の保存', { exact: true }).click();
       assert.equal(await rememberMe.isChecked(), false);
-
-      await screenshot(page, 'login-desktop');
 
       await submitLogin(page, TARO.userId.toUpperCase(), TARO.password);
       await assertWelcome(page, TARO);
