@@ -227,5 +227,28 @@ describe('login page (SPEC §2)', () => {
       assert.equal((await horizontalOverflow(page)).overflows, false, 'English login page');
       await screenshot(page, 'login-phone-en');
     });
+
+    // The narrowest phones still in use (iPhone SE 1st generation, small Androids).
+    await withPage({ ...phone, viewport: { width: 320, height: 568 } }, async (page) => {
+      await openLoginPage(page);
+      const overflow = await horizontalOverflow(page);
+      assert.equal(overflow.overflows, false, `login page at 320px: ${JSON.stringify(overflow)}`);
+    });
+  });
+
+  // Known bug, kept visible: pressing Back after a successful login (a common gesture on phones)
+  // shows 「ログインの有効期限切れ」 ("the login page was open too long"), which is untrue; the member
+  // has a live SSO session. Keycloak shows "already logged in" / returns to the application.
+  test('Back after a successful login does not claim the login expired', { todo: 'Monban shows the expiry page' }, async () => {
+    await withPage({}, async (page) => {
+      await openLoginPage(page);
+      await submitLogin(page, TARO.userId, TARO.password);
+      await assertWelcome(page, TARO);
+      await page.goBack();
+      await page.waitForLoadState();
+      if (!isPortalHome(page.url())) {
+        assert.equal(await page.getByRole('heading', { name: 'ログインの有効期限切れ' }).count(), 0, 'not told the login expired');
+      }
+    });
   });
 });

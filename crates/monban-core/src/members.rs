@@ -32,8 +32,14 @@ impl fmt::Display for RowProblem {
 pub const IMPORT_HEADER: [&str; 5] = ["user_id", "password", "display_name", "birthdate", "email"];
 
 /// Parses a whole import file. Any bad row rejects the whole file, with every problem listed.
-pub fn parse_member_csv(text: &str, policy: &UserIdPolicy) -> Result<Vec<NewMember>, Vec<RowProblem>> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(text.as_bytes());
+pub fn parse_member_csv(
+    text: &str,
+    policy: &UserIdPolicy,
+) -> Result<Vec<NewMember>, Vec<RowProblem>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let header_ok = reader
         .headers()
         .map(|h| h.iter().map(str::trim).eq(IMPORT_HEADER.iter().copied()))
@@ -53,7 +59,10 @@ pub fn parse_member_csv(text: &str, policy: &UserIdPolicy) -> Result<Vec<NewMemb
             Ok(record) => record,
             Err(error) => {
                 let line = error.position().map_or(0, |p| p.line() as usize);
-                problems.push(RowProblem { line, message: format!("unreadable row: {error}") });
+                problems.push(RowProblem {
+                    line,
+                    message: format!("unreadable row: {error}"),
+                });
                 continue;
             }
         };
@@ -61,7 +70,11 @@ pub fn parse_member_csv(text: &str, policy: &UserIdPolicy) -> Result<Vec<NewMemb
         if record.len() != IMPORT_HEADER.len() {
             problems.push(RowProblem {
                 line,
-                message: format!("expected {} fields, found {}", IMPORT_HEADER.len(), record.len()),
+                message: format!(
+                    "expected {} fields, found {}",
+                    IMPORT_HEADER.len(),
+                    record.len()
+                ),
             });
             continue;
         }
@@ -70,11 +83,16 @@ pub fn parse_member_csv(text: &str, policy: &UserIdPolicy) -> Result<Vec<NewMemb
         if user_id.is_empty() {
             complain("user_id is empty".into());
         } else if !policy.characters_allowed(&user_id) {
-            complain(format!("user_id \"{}\" contains characters the realm does not allow", &record[0]));
+            complain(format!(
+                "user_id \"{}\" contains characters the realm does not allow",
+                &record[0]
+            ));
         } else if user_id.chars().count() > 255 {
             complain("user_id is longer than 255 characters".into());
         } else if let Some(first) = seen_ids.insert(user_id.clone(), line) {
-            complain(format!("user_id \"{user_id}\" is already used on line {first}"));
+            complain(format!(
+                "user_id \"{user_id}\" is already used on line {first}"
+            ));
         }
         let password = record[1].to_string();
         if password.is_empty() {
@@ -89,7 +107,9 @@ pub fn parse_member_csv(text: &str, policy: &UserIdPolicy) -> Result<Vec<NewMemb
             text => match parse_birthdate(text) {
                 Some(date) => Some(date),
                 None => {
-                    complain(format!("birthdate \"{text}\" is not a date written YYYY-MM-DD"));
+                    complain(format!(
+                        "birthdate \"{text}\" is not a date written YYYY-MM-DD"
+                    ));
                     None
                 }
             },
@@ -108,7 +128,13 @@ pub fn parse_member_csv(text: &str, policy: &UserIdPolicy) -> Result<Vec<NewMemb
                 None
             }
         };
-        members.push(NewMember { user_id, password, display_name, birthdate, email });
+        members.push(NewMember {
+            user_id,
+            password,
+            display_name,
+            birthdate,
+            email,
+        });
     }
     if problems.is_empty() {
         Ok(members)
@@ -146,7 +172,9 @@ mod tests {
 
     #[test]
     fn good_rows_are_parsed_and_lowercased() {
-        let text = format!("{HEADER}Tmp00001,Init-Pass1,山田 太郎,1979-08-22,Taro@Example.jp\ntmp00002,p,花子,,\n");
+        let text = format!(
+            "{HEADER}Tmp00001,Init-Pass1,山田 太郎,1979-08-22,Taro@Example.jp\ntmp00002,p,花子,,\n"
+        );
         let members = parse_member_csv(&text, &UserIdPolicy::default()).unwrap();
         assert_eq!(members.len(), 2);
         assert_eq!(members[0].user_id, "tmp00001");

@@ -2,7 +2,9 @@
 //! `memory_kib` of memory, so an unbounded burst of logins could exhaust the machine.
 
 use crate::config::Argon2Settings;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -27,8 +29,13 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(settings: &Argon2Settings) -> Result<Self, HashError> {
-        let params = Params::new(settings.memory_kib, settings.iterations, settings.parallelism, None)
-            .map_err(|e| HashError::Parameters(e.to_string()))?;
+        let params = Params::new(
+            settings.memory_kib,
+            settings.iterations,
+            settings.parallelism,
+            None,
+        )
+        .map_err(|e| HashError::Parameters(e.to_string()))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let permits = match settings.max_concurrent {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -65,15 +72,22 @@ impl PasswordHasher {
             return false;
         };
         // `verify_password` uses the parameters recorded in the hash and compares in constant time.
-        let matches = self.argon2.verify_password(password.as_bytes(), &parsed).is_ok();
+        let matches = self
+            .argon2
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
         matches && known
     }
 
     fn acquire(&self) -> Permit<'_> {
         let (count, available) = &*self.permits;
-        let mut free = count.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut free = count
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         while *free == 0 {
-            free = available.wait(free).unwrap_or_else(|poisoned| poisoned.into_inner());
+            free = available
+                .wait(free)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
         *free -= 1;
         Permit(&self.permits)
@@ -85,7 +99,9 @@ struct Permit<'a>(&'a (Mutex<usize>, Condvar));
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
         let (count, available) = self.0;
-        *count.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += 1;
+        *count
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) += 1;
         available.notify_one();
     }
 }
@@ -95,8 +111,13 @@ mod tests {
     use super::*;
 
     fn cheap() -> PasswordHasher {
-        PasswordHasher::new(&Argon2Settings { memory_kib: 8192, iterations: 1, parallelism: 1, max_concurrent: 1 })
-            .unwrap()
+        PasswordHasher::new(&Argon2Settings {
+            memory_kib: 8192,
+            iterations: 1,
+            parallelism: 1,
+            max_concurrent: 1,
+        })
+        .unwrap()
     }
 
     #[test]

@@ -25,7 +25,13 @@ pub struct PasswordStep<'a> {
 
 impl PasswordStep<'_> {
     /// Blocking (argon2 and the database): call off the async executor.
-    pub fn check(&self, realm: &RealmConfig, user_id: &str, password: &str, ip: Option<&str>) -> Result<PasswordVerdict, FlowError> {
+    pub fn check(
+        &self,
+        realm: &RealmConfig,
+        user_id: &str,
+        password: &str,
+        ip: Option<&str>,
+    ) -> Result<PasswordVerdict, FlowError> {
         let now = self.clock.now();
         let normalized = UserIdPolicy::normalize(user_id);
         let user = if normalized.is_empty() || normalized.len() > 255 {
@@ -35,7 +41,14 @@ impl PasswordStep<'_> {
         };
         let audit = |kind: &str, user: Option<&User>, detail: Option<String>| {
             self.store.record_audit_event(
-                &AuditEvent { realm: &realm.name, kind, user_pk: user.map(|u| u.id.as_str()), client_id: None, ip, detail },
+                &AuditEvent {
+                    realm: &realm.name,
+                    kind,
+                    user_pk: user.map(|u| u.id.as_str()),
+                    client_id: None,
+                    ip,
+                    detail,
+                },
                 now,
             )
         };
@@ -56,10 +69,16 @@ impl PasswordStep<'_> {
             self.store.clear_login_failures(&user.id)?;
             return Ok(PasswordVerdict::Accepted(Box::new(user)));
         }
-        let after = self.store.record_login_failure(&user.id, |state| state.after_failure(&realm.lockout, now))?;
+        let after = self
+            .store
+            .record_login_failure(&user.id, |state| state.after_failure(&realm.lockout, now))?;
         audit("LOGIN_ERROR", Some(&user), Some("invalid_password".into()))?;
         if after.verdict(&realm.lockout, now) == LoginAttemptVerdict::Locked {
-            audit("USER_LOCKED", Some(&user), Some(format!("failures={}", after.failures)))?;
+            audit(
+                "USER_LOCKED",
+                Some(&user),
+                Some(format!("failures={}", after.failures)),
+            )?;
         }
         // The attempt that causes the lock still reads as a wrong password; the next shows the lock.
         Ok(PasswordVerdict::InvalidCredentials)

@@ -3,7 +3,7 @@
 
 use crate::FlowError;
 use monban_core::UnixSeconds;
-use monban_oidc::AuthorizationRequest;
+use monban_oidc::{random_token, AuthorizationRequest};
 use monban_store::sealed::digest;
 use monban_store::{AuthSessionRecord, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,11 @@ pub enum AuthSessionState {
     /// The login form is shown; `failed_user_id` refills it after a failure.
     AwaitingPassword,
     /// The member proved who they are; what remains is to open the SSO session.
-    Authenticated { user_pk: String, amr: Vec<String>, remember_me: bool },
+    Authenticated {
+        user_pk: String,
+        amr: Vec<String>,
+        remember_me: bool,
+    },
 }
 
 /// A login in progress.
@@ -36,24 +40,26 @@ pub struct FlowStore<'a> {
 }
 
 impl FlowStore<'_> {
-    /// Starts a login for `request`, bound to the browser that holds `browser_key`.
+    /// Starts a login for `request`, bound to the browser that holds `browser_key`, with a
+    /// fresh id and CSRF token.
     pub fn create(
         &self,
         realm: &str,
         request: AuthorizationRequest,
         browser_key: &str,
-        id: String,
-        csrf_token: String,
         now: UnixSeconds,
         lifetime: i64,
     ) -> Result<AuthSession, FlowError> {
         let state = AuthSessionState::AwaitingPassword;
+        let id = random_token();
+        let csrf_token = random_token();
         let record = AuthSessionRecord {
             id: id.clone(),
             browser_binding: digest(browser_key),
             realm: realm.to_string(),
             client_id: request.client_id.clone(),
-            request: serde_json::to_string(&request).map_err(|e| FlowError::Corrupt(e.to_string()))?,
+            request: serde_json::to_string(&request)
+                .map_err(|e| FlowError::Corrupt(e.to_string()))?,
             state: serde_json::to_string(&state).map_err(|e| FlowError::Corrupt(e.to_string()))?,
             csrf_token: csrf_token.clone(),
             version: 0,
@@ -61,20 +67,37 @@ impl FlowStore<'_> {
             expires_at: now + lifetime,
         };
         self.store.insert_auth_session(&record)?;
-        Ok(AuthSession { id, realm: realm.to_string(), request, state, csrf_token, expires_at: now + lifetime, version: 0 })
+        Ok(AuthSession {
+            id,
+            realm: realm.to_string(),
+            request,
+            state,
+            csrf_token,
+            expires_at: now + lifetime,
+            version: 0,
+        })
     }
 
     /// The login with this id, if it is alive, belongs to this realm and to the browser that
     /// presents `browser_key` (so a login link cannot be carried to another browser).
-    pub fn load(&self, realm: &str, id: &str, browser_key: &str, now: UnixSeconds) -> Result<Option<AuthSession>, FlowError> {
+    pub fn load(
+        &self,
+        realm: &str,
+        id: &str,
+        browser_key: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<AuthSession>, FlowError> {
         let Some(record) = self.store.find_auth_session(id, now)? else {
             return Ok(None);
         };
-        if record.realm != realm || !constant_time_eq(&record.browser_binding, &digest(browser_key)) {
+        if record.realm != realm || !constant_time_eq(&record.browser_binding, &digest(browser_key))
+        {
             return Ok(None);
         }
-        let request = serde_json::from_str(&record.request).map_err(|e| FlowError::Corrupt(e.to_string()))?;
-        let state = serde_json::from_str(&record.state).map_err(|e| FlowError::Corrupt(e.to_string()))?;
+        let request =
+            serde_json::from_str(&record.request).map_err(|e| FlowError::Corrupt(e.to_string()))?;
+        let state =
+            serde_json::from_str(&record.state).map_err(|e| FlowError::Corrupt(e.to_string()))?;
         Ok(Some(AuthSession {
             id: record.id,
             realm: record.realm,
@@ -87,9 +110,14 @@ impl FlowStore<'_> {
     }
 
     /// Saves the new state. Fails with a conflict if another request moved the login on first.
-    pub fn save_state(&self, session: &mut AuthSession, state: AuthSessionState) -> Result<(), FlowError> {
+    pub fn save_state(
+        &self,
+        session: &mut AuthSession,
+        state: AuthSessionState,
+    ) -> Result<(), FlowError> {
         let text = serde_json::to_string(&state).map_err(|e| FlowError::Corrupt(e.to_string()))?;
-        self.store.update_auth_session_state(&session.id, session.version, &text)?;
+        self.store
+            .update_auth_session_state(&session.id, session.version, &text)?;
         session.version += 1;
         session.state = state;
         Ok(())
@@ -102,5 +130,9 @@ impl FlowStore<'_> {
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }

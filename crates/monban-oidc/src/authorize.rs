@@ -61,8 +61,12 @@ pub enum ErrorPageReason {
 impl ErrorPageReason {
     pub fn message_key(self) -> &'static str {
         match self {
-            ErrorPageReason::MissingClientId | ErrorPageReason::UnknownClient => "error_unknown_client",
-            ErrorPageReason::MissingRedirectUri | ErrorPageReason::UnregisteredRedirectUri => "error_invalid_redirect_uri",
+            ErrorPageReason::MissingClientId | ErrorPageReason::UnknownClient => {
+                "error_unknown_client"
+            }
+            ErrorPageReason::MissingRedirectUri | ErrorPageReason::UnregisteredRedirectUri => {
+                "error_invalid_redirect_uri"
+            }
             ErrorPageReason::RepeatedParameter => "error_invalid_request",
         }
     }
@@ -79,8 +83,19 @@ pub struct ErrorRedirect {
 }
 
 const SINGLE_VALUED: &[&str] = &[
-    "client_id", "redirect_uri", "response_type", "response_mode", "scope", "state", "nonce",
-    "code_challenge", "code_challenge_method", "prompt", "max_age", "login_hint", "ui_locales",
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "response_mode",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "ui_locales",
 ];
 
 /// Parses and validates the request's parameters (query or form, in order).
@@ -88,16 +103,34 @@ pub fn parse_authorization_request(
     realm: &RealmConfig,
     params: &[(String, String)],
 ) -> Result<AuthorizationRequest, AuthorizeRejection> {
-    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
-    let repeated = SINGLE_VALUED.iter().any(|name| params.iter().filter(|(k, _)| k == name).count() > 1);
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let repeated = SINGLE_VALUED
+        .iter()
+        .any(|name| params.iter().filter(|(k, _)| k == name).count() > 1);
 
     let page = |reason| Err(AuthorizeRejection::ErrorPage(reason));
-    let Some(client_id) = get("client_id") else { return page(ErrorPageReason::MissingClientId) };
-    let Some(client) = realm.client(client_id) else { return page(ErrorPageReason::UnknownClient) };
-    let Some(redirect_uri) = get("redirect_uri") else { return page(ErrorPageReason::MissingRedirectUri) };
+    let Some(client_id) = get("client_id") else {
+        return page(ErrorPageReason::MissingClientId);
+    };
+    let Some(client) = realm.client(client_id) else {
+        return page(ErrorPageReason::UnknownClient);
+    };
+    let Some(redirect_uri) = get("redirect_uri") else {
+        return page(ErrorPageReason::MissingRedirectUri);
+    };
     // Exact string comparison, as OAuth 2.1 and the Security BCP require: no prefixes, no
     // normalisation that an attacker could play with.
-    if !client.redirect_uris.iter().any(|registered| registered == redirect_uri) {
+    if !client
+        .redirect_uris
+        .iter()
+        .any(|registered| registered == redirect_uri)
+    {
         return page(ErrorPageReason::UnregisteredRedirectUri);
     }
     if repeated {
@@ -124,38 +157,82 @@ pub fn parse_authorization_request(
         Err(description) => return reject("invalid_request", description, ResponseMode::Query),
     };
     if get("request").is_some() {
-        return reject("request_not_supported", "request objects are not supported".into(), response_mode);
+        return reject(
+            "request_not_supported",
+            "request objects are not supported".into(),
+            response_mode,
+        );
     }
     if get("request_uri").is_some() {
-        return reject("request_uri_not_supported", "request_uri is not supported".into(), response_mode);
+        return reject(
+            "request_uri_not_supported",
+            "request_uri is not supported".into(),
+            response_mode,
+        );
     }
     match get("response_type") {
         Some("code") => {}
-        None => return reject("invalid_request", "response_type is required".into(), response_mode),
+        None => {
+            return reject(
+                "invalid_request",
+                "response_type is required".into(),
+                response_mode,
+            )
+        }
         Some(_) => {
-            return reject("unsupported_response_type", "only response_type=code is supported".into(), response_mode)
+            return reject(
+                "unsupported_response_type",
+                "only response_type=code is supported".into(),
+                response_mode,
+            )
         }
     }
-    let scopes: Vec<String> = get("scope").unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let scopes: Vec<String> = get("scope")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
 
-    let code_challenge = match check_pkce(client, get("code_challenge"), get("code_challenge_method")) {
-        Ok(challenge) => challenge,
-        Err(description) => return reject("invalid_request", description, response_mode),
-    };
+    let code_challenge =
+        match check_pkce(client, get("code_challenge"), get("code_challenge_method")) {
+            Ok(challenge) => challenge,
+            Err(description) => return reject("invalid_request", description, response_mode),
+        };
 
-    let prompts: Vec<&str> = get("prompt").unwrap_or("").split(' ').filter(|s| !s.is_empty()).collect();
+    let prompts: Vec<&str> = get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
     let prompt_none = prompts.contains(&"none");
     if prompt_none && prompts.len() > 1 {
-        return reject("invalid_request", "prompt=none cannot be combined with other values".into(), response_mode);
+        return reject(
+            "invalid_request",
+            "prompt=none cannot be combined with other values".into(),
+            response_mode,
+        );
     }
     let max_age = match get("max_age").map(str::parse::<i64>) {
         None => None,
         Some(Ok(age)) if age >= 0 => Some(age),
-        Some(_) => return reject("invalid_request", "max_age must be a non-negative integer".into(), response_mode),
+        Some(_) => {
+            return reject(
+                "invalid_request",
+                "max_age must be a non-negative integer".into(),
+                response_mode,
+            )
+        }
     };
-    let bounded = |value: Option<&str>, limit: usize| value.filter(|v| v.len() <= limit).map(str::to_string);
-    if get("nonce").is_some_and(|n| n.len() > 512) || state.as_ref().is_some_and(|s| s.len() > 2048) {
-        return reject("invalid_request", "state or nonce is too long".into(), response_mode);
+    let bounded =
+        |value: Option<&str>, limit: usize| value.filter(|v| v.len() <= limit).map(str::to_string);
+    if get("nonce").is_some_and(|n| n.len() > 512) || state.as_ref().is_some_and(|s| s.len() > 2048)
+    {
+        return reject(
+            "invalid_request",
+            "state or nonce is too long".into(),
+            response_mode,
+        );
     }
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),
@@ -169,14 +246,26 @@ pub fn parse_authorization_request(
         prompt_login: prompts.contains(&"login"),
         max_age,
         login_hint: bounded(get("login_hint"), 255),
-        ui_locales: get("ui_locales").unwrap_or("").split(' ').filter(|s| !s.is_empty()).take(8).map(str::to_string).collect(),
+        ui_locales: get("ui_locales")
+            .unwrap_or("")
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .take(8)
+            .map(str::to_string)
+            .collect(),
     })
 }
 
 /// PKCE (RFC 7636): only S256; required for public clients and for clients that ask for it.
-fn check_pkce(client: &ClientConfig, challenge: Option<&str>, method: Option<&str>) -> Result<Option<String>, String> {
+fn check_pkce(
+    client: &ClientConfig,
+    challenge: Option<&str>,
+    method: Option<&str>,
+) -> Result<Option<String>, String> {
     match (challenge, method) {
-        (None, None) if client.pkce_required() => Err("PKCE is required: send code_challenge with method S256".into()),
+        (None, None) if client.pkce_required() => {
+            Err("PKCE is required: send code_challenge with method S256".into())
+        }
         (None, None) => Ok(None),
         (None, Some(_)) => Err("code_challenge_method without code_challenge".into()),
         (Some(_), None) | (Some(_), Some("plain")) => {
@@ -184,7 +273,9 @@ fn check_pkce(client: &ClientConfig, challenge: Option<&str>, method: Option<&st
         }
         (Some(challenge), Some("S256")) => {
             let well_formed = challenge.len() == 43
-                && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                && challenge
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if well_formed {
                 Ok(Some(challenge.to_string()))
             } else {
@@ -200,7 +291,9 @@ pub fn pkce_matches(challenge: &str, verifier: &str) -> bool {
     use base64::Engine;
     use subtle::ConstantTimeEq;
     let well_formed = (43..=128).contains(&verifier.len())
-        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
     if !well_formed {
         return false;
     }
@@ -230,7 +323,10 @@ redirect_uris = ["https://app.example/cb"]
     }
 
     fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -239,7 +335,16 @@ redirect_uris = ["https://app.example/cb"]
     fn a_good_request() {
         let request = parse_authorization_request(
             &realm(),
-            &params(&[("client_id", "portal"), ("redirect_uri", "https://portal.example/cb"), ("response_type", "code"), ("scope", "openid profile"), ("state", "s"), ("nonce", "n"), ("prompt", "login"), ("max_age", "60")]),
+            &params(&[
+                ("client_id", "portal"),
+                ("redirect_uri", "https://portal.example/cb"),
+                ("response_type", "code"),
+                ("scope", "openid profile"),
+                ("state", "s"),
+                ("nonce", "n"),
+                ("prompt", "login"),
+                ("max_age", "60"),
+            ]),
         )
         .unwrap();
         assert_eq!(request.scopes, vec!["openid", "profile"]);
@@ -250,35 +355,109 @@ redirect_uris = ["https://app.example/cb"]
     #[test]
     fn unknown_clients_and_redirects_are_never_redirected_to() {
         let realm = realm();
-        let page = |pairs: &[(&str, &str)]| match parse_authorization_request(&realm, &params(pairs)) {
-            Err(AuthorizeRejection::ErrorPage(reason)) => reason,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(page(&[("client_id", "nobody"), ("redirect_uri", "https://evil.example/")]), ErrorPageReason::UnknownClient);
-        assert_eq!(page(&[("client_id", "portal"), ("redirect_uri", "https://portal.example/cb/")]), ErrorPageReason::UnregisteredRedirectUri);
-        assert_eq!(page(&[("client_id", "portal"), ("redirect_uri", "https://portal.example/cb?x=1")]), ErrorPageReason::UnregisteredRedirectUri);
-        assert_eq!(page(&[("client_id", "portal")]), ErrorPageReason::MissingRedirectUri);
+        let page =
+            |pairs: &[(&str, &str)]| match parse_authorization_request(&realm, &params(pairs)) {
+                Err(AuthorizeRejection::ErrorPage(reason)) => reason,
+                other => panic!("{other:?}"),
+            };
+        assert_eq!(
+            page(&[
+                ("client_id", "nobody"),
+                ("redirect_uri", "https://evil.example/")
+            ]),
+            ErrorPageReason::UnknownClient
+        );
+        assert_eq!(
+            page(&[
+                ("client_id", "portal"),
+                ("redirect_uri", "https://portal.example/cb/")
+            ]),
+            ErrorPageReason::UnregisteredRedirectUri
+        );
+        assert_eq!(
+            page(&[
+                ("client_id", "portal"),
+                ("redirect_uri", "https://portal.example/cb?x=1")
+            ]),
+            ErrorPageReason::UnregisteredRedirectUri
+        );
+        assert_eq!(
+            page(&[("client_id", "portal")]),
+            ErrorPageReason::MissingRedirectUri
+        );
     }
 
     #[test]
     fn other_problems_go_back_to_the_client() {
         let realm = realm();
-        let error = |pairs: &[(&str, &str)]| match parse_authorization_request(&realm, &params(pairs)) {
-            Err(AuthorizeRejection::Redirect(redirect)) => (redirect.error, redirect.state),
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(error(&[("client_id", "portal"), ("redirect_uri", "https://portal.example/cb"), ("response_type", "token"), ("state", "x")]), ("unsupported_response_type", Some("x".into())));
-        assert_eq!(error(&[("client_id", "app"), ("redirect_uri", "https://app.example/cb"), ("response_type", "code")]).0, "invalid_request", "public clients need PKCE");
-        assert_eq!(error(&[("client_id", "app"), ("redirect_uri", "https://app.example/cb"), ("response_type", "code"), ("code_challenge", CHALLENGE), ("code_challenge_method", "plain")]).0, "invalid_request");
-        assert_eq!(error(&[("client_id", "portal"), ("redirect_uri", "https://portal.example/cb"), ("response_type", "code"), ("prompt", "none login")]).0, "invalid_request");
-        assert_eq!(error(&[("client_id", "portal"), ("redirect_uri", "https://portal.example/cb"), ("response_type", "code"), ("max_age", "-1")]).0, "invalid_request");
+        let error =
+            |pairs: &[(&str, &str)]| match parse_authorization_request(&realm, &params(pairs)) {
+                Err(AuthorizeRejection::Redirect(redirect)) => (redirect.error, redirect.state),
+                other => panic!("{other:?}"),
+            };
+        assert_eq!(
+            error(&[
+                ("client_id", "portal"),
+                ("redirect_uri", "https://portal.example/cb"),
+                ("response_type", "token"),
+                ("state", "x")
+            ]),
+            ("unsupported_response_type", Some("x".into()))
+        );
+        assert_eq!(
+            error(&[
+                ("client_id", "app"),
+                ("redirect_uri", "https://app.example/cb"),
+                ("response_type", "code")
+            ])
+            .0,
+            "invalid_request",
+            "public clients need PKCE"
+        );
+        assert_eq!(
+            error(&[
+                ("client_id", "app"),
+                ("redirect_uri", "https://app.example/cb"),
+                ("response_type", "code"),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "plain")
+            ])
+            .0,
+            "invalid_request"
+        );
+        assert_eq!(
+            error(&[
+                ("client_id", "portal"),
+                ("redirect_uri", "https://portal.example/cb"),
+                ("response_type", "code"),
+                ("prompt", "none login")
+            ])
+            .0,
+            "invalid_request"
+        );
+        assert_eq!(
+            error(&[
+                ("client_id", "portal"),
+                ("redirect_uri", "https://portal.example/cb"),
+                ("response_type", "code"),
+                ("max_age", "-1")
+            ])
+            .0,
+            "invalid_request"
+        );
     }
 
     #[test]
     fn pkce_verifier_check() {
         // The example of RFC 7636 Appendix B.
-        assert!(pkce_matches(CHALLENGE, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
-        assert!(!pkce_matches(CHALLENGE, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx"));
+        assert!(pkce_matches(
+            CHALLENGE,
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+        ));
+        assert!(!pkce_matches(
+            CHALLENGE,
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx"
+        ));
         assert!(!pkce_matches(CHALLENGE, "short"));
     }
 }

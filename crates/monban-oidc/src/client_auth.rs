@@ -26,16 +26,26 @@ pub fn authenticate_client<'r>(
     presented: &PresentedCredentials<'_>,
 ) -> Result<&'r ClientConfig, ClientAuthError> {
     let basic = match presented.authorization {
-        Some(header) if header.len() > 6 && header[..6].eq_ignore_ascii_case("basic ") => {
-            Some(decode_basic(&header[6..]).ok_or(ClientAuthError::Malformed("unreadable Basic credentials"))?)
-        }
+        Some(header) if header.len() > 6 && header[..6].eq_ignore_ascii_case("basic ") => Some(
+            decode_basic(&header[6..])
+                .ok_or(ClientAuthError::Malformed("unreadable Basic credentials"))?,
+        ),
         _ => None,
     };
     let (client_id, secret) = match (basic, presented.form_client_secret) {
-        (Some(_), Some(_)) => return Err(ClientAuthError::Malformed("use one client authentication method, not two")),
+        (Some(_), Some(_)) => {
+            return Err(ClientAuthError::Malformed(
+                "use one client authentication method, not two",
+            ))
+        }
         (Some((id, secret)), None) => {
-            if presented.form_client_id.is_some_and(|form_id| form_id != id) {
-                return Err(ClientAuthError::Malformed("client_id differs from the authenticated client"));
+            if presented
+                .form_client_id
+                .is_some_and(|form_id| form_id != id)
+            {
+                return Err(ClientAuthError::Malformed(
+                    "client_id differs from the authenticated client",
+                ));
             }
             (id, Some(secret))
         }
@@ -61,10 +71,16 @@ pub fn authenticate_client<'r>(
 /// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
 fn decode_basic(encoded: &str) -> Option<(String, String)> {
     use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let (id, secret) = text.split_once(':')?;
-    let decode = |s: &str| url::form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    let decode = |s: &str| {
+        url::form_urlencoded::parse(format!("v={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
     Some((decode(id)?, decode(secret)?))
 }
 
@@ -91,30 +107,79 @@ redirect_uris = ["https://app.example/cb"]
 
     fn basic(id: &str, secret: &str) -> String {
         let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret))))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                enc(id),
+                enc(secret)
+            ))
+        )
     }
 
     #[test]
     fn basic_post_and_public() {
         let realm = realm();
         let header = basic("portal", "s3cret:with%chars");
-        let ok = PresentedCredentials { authorization: Some(&header), form_client_id: None, form_client_secret: None };
-        assert_eq!(authenticate_client(&realm, &ok).unwrap().client_id, "portal");
-        let post = PresentedCredentials { authorization: None, form_client_id: Some("portal"), form_client_secret: Some("s3cret:with%chars") };
-        assert_eq!(authenticate_client(&realm, &post).unwrap().client_id, "portal");
-        let public = PresentedCredentials { authorization: None, form_client_id: Some("app"), form_client_secret: None };
-        assert_eq!(authenticate_client(&realm, &public).unwrap().client_id, "app");
+        let ok = PresentedCredentials {
+            authorization: Some(&header),
+            form_client_id: None,
+            form_client_secret: None,
+        };
+        assert_eq!(
+            authenticate_client(&realm, &ok).unwrap().client_id,
+            "portal"
+        );
+        let post = PresentedCredentials {
+            authorization: None,
+            form_client_id: Some("portal"),
+            form_client_secret: Some("s3cret:with%chars"),
+        };
+        assert_eq!(
+            authenticate_client(&realm, &post).unwrap().client_id,
+            "portal"
+        );
+        let public = PresentedCredentials {
+            authorization: None,
+            form_client_id: Some("app"),
+            form_client_secret: None,
+        };
+        assert_eq!(
+            authenticate_client(&realm, &public).unwrap().client_id,
+            "app"
+        );
     }
 
     #[test]
     fn wrong_or_missing_secrets_fail() {
         let realm = realm();
         let header = basic("portal", "wrong");
-        let wrong = PresentedCredentials { authorization: Some(&header), form_client_id: None, form_client_secret: None };
-        assert_eq!(authenticate_client(&realm, &wrong).unwrap_err(), ClientAuthError::Failed);
-        let missing = PresentedCredentials { authorization: None, form_client_id: Some("portal"), form_client_secret: None };
-        assert_eq!(authenticate_client(&realm, &missing).unwrap_err(), ClientAuthError::Failed);
-        let both = PresentedCredentials { authorization: Some(&header), form_client_id: None, form_client_secret: Some("x") };
-        assert!(matches!(authenticate_client(&realm, &both), Err(ClientAuthError::Malformed(_))));
+        let wrong = PresentedCredentials {
+            authorization: Some(&header),
+            form_client_id: None,
+            form_client_secret: None,
+        };
+        assert_eq!(
+            authenticate_client(&realm, &wrong).unwrap_err(),
+            ClientAuthError::Failed
+        );
+        let missing = PresentedCredentials {
+            authorization: None,
+            form_client_id: Some("portal"),
+            form_client_secret: None,
+        };
+        assert_eq!(
+            authenticate_client(&realm, &missing).unwrap_err(),
+            ClientAuthError::Failed
+        );
+        let both = PresentedCredentials {
+            authorization: Some(&header),
+            form_client_id: None,
+            form_client_secret: Some("x"),
+        };
+        assert!(matches!(
+            authenticate_client(&realm, &both),
+            Err(ClientAuthError::Malformed(_))
+        ));
     }
 }

@@ -53,8 +53,13 @@ impl Signer<Vec<u8>> for RingSigner {
         match &self.key {
             SigningKeyPair::Rsa(key) => {
                 let mut signature = vec![0; key.public().modulus_len()];
-                key.sign(&ring_sig::RSA_PKCS1_SHA256, &random, message, &mut signature)
-                    .map_err(|_| SignatureError::new())?;
+                key.sign(
+                    &ring_sig::RSA_PKCS1_SHA256,
+                    &random,
+                    message,
+                    &mut signature,
+                )
+                .map_err(|_| SignatureError::new())?;
                 Ok(signature)
             }
             SigningKeyPair::Ecdsa(key) => key
@@ -75,17 +80,26 @@ impl JwtSigner for RingSigner {
 fn new_signer(algorithm: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>, Error> {
     let der = key.as_bytes();
     let key = match algorithm {
-        Algorithm::RS256 => SigningKeyPair::Rsa(ring_sig::RsaKeyPair::from_pkcs8(der).map_err(|_| invalid_key())?),
-        Algorithm::ES256 => SigningKeyPair::Ecdsa(
-            ring_sig::EcdsaKeyPair::from_pkcs8(&ring_sig::ECDSA_P256_SHA256_FIXED_SIGNING, der, &SystemRandom::new())
-                .map_err(|_| invalid_key())?,
-        ),
-        Algorithm::EdDSA => {
-            SigningKeyPair::Ed25519(ring_sig::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|_| invalid_key())?)
+        Algorithm::RS256 => {
+            SigningKeyPair::Rsa(ring_sig::RsaKeyPair::from_pkcs8(der).map_err(|_| invalid_key())?)
         }
+        Algorithm::ES256 => SigningKeyPair::Ecdsa(
+            ring_sig::EcdsaKeyPair::from_pkcs8(
+                &ring_sig::ECDSA_P256_SHA256_FIXED_SIGNING,
+                der,
+                &SystemRandom::new(),
+            )
+            .map_err(|_| invalid_key())?,
+        ),
+        Algorithm::EdDSA => SigningKeyPair::Ed25519(
+            ring_sig::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|_| invalid_key())?,
+        ),
         _ => return Err(unsupported()),
     };
-    Ok(Box::new(RingSigner { algorithm: *algorithm, key }))
+    Ok(Box::new(RingSigner {
+        algorithm: *algorithm,
+        key,
+    }))
 }
 
 struct RingVerifier {
@@ -97,13 +111,19 @@ impl Verifier<Vec<u8>> for RingVerifier {
     fn verify(&self, message: &[u8], signature: &Vec<u8>) -> Result<(), SignatureError> {
         let outcome = match (&self.algorithm, &self.key) {
             (Algorithm::RS256, DecodingKeyKind::RsaModulusExponent { n, e }) => {
-                ring_sig::RsaPublicKeyComponents { n, e }.verify(&ring_sig::RSA_PKCS1_2048_8192_SHA256, message, signature)
+                ring_sig::RsaPublicKeyComponents { n, e }.verify(
+                    &ring_sig::RSA_PKCS1_2048_8192_SHA256,
+                    message,
+                    signature,
+                )
             }
             (Algorithm::RS256, DecodingKeyKind::SecretOrDer(der)) => {
-                ring_sig::UnparsedPublicKey::new(&ring_sig::RSA_PKCS1_2048_8192_SHA256, der).verify(message, signature)
+                ring_sig::UnparsedPublicKey::new(&ring_sig::RSA_PKCS1_2048_8192_SHA256, der)
+                    .verify(message, signature)
             }
             (Algorithm::ES256, DecodingKeyKind::SecretOrDer(point)) => {
-                ring_sig::UnparsedPublicKey::new(&ring_sig::ECDSA_P256_SHA256_FIXED, point).verify(message, signature)
+                ring_sig::UnparsedPublicKey::new(&ring_sig::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(message, signature)
             }
             (Algorithm::EdDSA, DecodingKeyKind::SecretOrDer(raw)) => {
                 ring_sig::UnparsedPublicKey::new(&ring_sig::ED25519, raw).verify(message, signature)
@@ -121,10 +141,16 @@ impl JwtVerifier for RingVerifier {
 }
 
 fn new_verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>, Error> {
-    if !matches!(algorithm, Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA) {
+    if !matches!(
+        algorithm,
+        Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA
+    ) {
         return Err(unsupported());
     }
-    Ok(Box::new(RingVerifier { algorithm: *algorithm, key: key.kind().clone() }))
+    Ok(Box::new(RingVerifier {
+        algorithm: *algorithm,
+        key: key.kind().clone(),
+    }))
 }
 
 /// The raw public key of a PKCS#8 EC or Ed25519 key pair (for JWKs).
@@ -161,25 +187,60 @@ mod tests {
     #[test]
     fn signs_and_verifies_es256() {
         install();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ring_sig::ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new()).unwrap();
-        let claims = Claims { sub: "member".into(), exp: 4_000_000_000 };
-        let token = encode(&Header::new(Algorithm::ES256), &claims, &EncodingKey::from_ec_der(pkcs8.as_ref())).unwrap();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(
+            &ring_sig::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &SystemRandom::new(),
+        )
+        .unwrap();
+        let claims = Claims {
+            sub: "member".into(),
+            exp: 4_000_000_000,
+        };
+        let token = encode(
+            &Header::new(Algorithm::ES256),
+            &claims,
+            &EncodingKey::from_ec_der(pkcs8.as_ref()),
+        )
+        .unwrap();
         let point = public_key_of(Algorithm::ES256, pkcs8.as_ref()).unwrap();
-        let decoded = decode::<Claims>(&token, &DecodingKey::from_ec_der(&point), &Validation::new(Algorithm::ES256)).unwrap();
+        let decoded = decode::<Claims>(
+            &token,
+            &DecodingKey::from_ec_der(&point),
+            &Validation::new(Algorithm::ES256),
+        )
+        .unwrap();
         assert_eq!(decoded.claims, claims);
         let mut tampered = token.clone();
         tampered.replace_range(token.len() - 3.., "AAA");
-        assert!(decode::<Claims>(&tampered, &DecodingKey::from_ec_der(&point), &Validation::new(Algorithm::ES256)).is_err());
+        assert!(decode::<Claims>(
+            &tampered,
+            &DecodingKey::from_ec_der(&point),
+            &Validation::new(Algorithm::ES256)
+        )
+        .is_err());
     }
 
     #[test]
     fn signs_and_verifies_eddsa() {
         install();
         let pkcs8 = ring_sig::Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
-        let claims = Claims { sub: "member".into(), exp: 4_000_000_000 };
-        let token = encode(&Header::new(Algorithm::EdDSA), &claims, &EncodingKey::from_ed_der(pkcs8.as_ref())).unwrap();
+        let claims = Claims {
+            sub: "member".into(),
+            exp: 4_000_000_000,
+        };
+        let token = encode(
+            &Header::new(Algorithm::EdDSA),
+            &claims,
+            &EncodingKey::from_ed_der(pkcs8.as_ref()),
+        )
+        .unwrap();
         let raw = public_key_of(Algorithm::EdDSA, pkcs8.as_ref()).unwrap();
-        let decoded = decode::<Claims>(&token, &DecodingKey::from_ed_der(&raw), &Validation::new(Algorithm::EdDSA)).unwrap();
+        let decoded = decode::<Claims>(
+            &token,
+            &DecodingKey::from_ed_der(&raw),
+            &Validation::new(Algorithm::EdDSA),
+        )
+        .unwrap();
         assert_eq!(decoded.claims, claims);
     }
 }

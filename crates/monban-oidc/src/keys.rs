@@ -60,7 +60,11 @@ pub(crate) fn jwt_algorithm(algorithm: SigningAlgorithm) -> Algorithm {
 impl KeyRing {
     pub fn new(store: Store, sealer: Arc<SecretBox>) -> Self {
         jws::install();
-        Self { store, sealer, cache: RwLock::new(HashMap::new()) }
+        Self {
+            store,
+            sealer,
+            cache: RwLock::new(HashMap::new()),
+        }
     }
 
     /// Makes sure the realm has an active key of every algorithm. Safe to call from several
@@ -68,7 +72,9 @@ impl KeyRing {
     pub fn ensure_keys(&self, realm: &str, now: UnixSeconds) -> Result<(), OidcError> {
         let existing = self.store.signing_keys(realm)?;
         for algorithm in SigningAlgorithm::ALL {
-            let has_active = existing.iter().any(|k| k.active && k.algorithm == algorithm.as_str());
+            let has_active = existing
+                .iter()
+                .any(|k| k.active && k.algorithm == algorithm.as_str());
             if !has_active {
                 let key = generate(realm, algorithm, now, &self.sealer)?;
                 self.store.insert_signing_key(&key)?;
@@ -79,7 +85,10 @@ impl KeyRing {
     }
 
     fn forget(&self, realm: &str) {
-        self.cache.write().unwrap_or_else(|p| p.into_inner()).remove(realm);
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(realm);
     }
 
     fn realm_keys(&self, realm: &str, refresh: bool) -> Result<Arc<CachedRealm>, OidcError> {
@@ -97,26 +106,53 @@ impl KeyRing {
             .iter()
             .map(|stored| load(stored, &self.sealer))
             .collect::<Result<Vec<_>, _>>()?;
-        let cached = Arc::new(CachedRealm { loaded_at: Instant::now(), keys });
-        self.cache.write().unwrap_or_else(|p| p.into_inner()).insert(realm.to_string(), cached.clone());
+        let cached = Arc::new(CachedRealm {
+            loaded_at: Instant::now(),
+            keys,
+        });
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(realm.to_string(), cached.clone());
         Ok(cached)
     }
 
     /// The newest active key of an algorithm.
-    pub fn signing_key(&self, realm: &str, algorithm: SigningAlgorithm) -> Result<SigningKey, OidcError> {
+    pub fn signing_key(
+        &self,
+        realm: &str,
+        algorithm: SigningAlgorithm,
+    ) -> Result<SigningKey, OidcError> {
         let keys = self.realm_keys(realm, false)?;
         keys.keys
             .iter()
             .filter(|k| k.active && k.algorithm == algorithm)
             .max_by_key(|k| (k.created_at, k.kid.clone()))
-            .map(|k| SigningKey { kid: k.kid.clone(), algorithm: k.algorithm, encoding: k.encoding.clone() })
-            .ok_or_else(|| OidcError::Internal(format!("realm {realm} has no active {} key", algorithm.as_str())))
+            .map(|k| SigningKey {
+                kid: k.kid.clone(),
+                algorithm: k.algorithm,
+                encoding: k.encoding.clone(),
+            })
+            .ok_or_else(|| {
+                OidcError::Internal(format!(
+                    "realm {realm} has no active {} key",
+                    algorithm.as_str()
+                ))
+            })
     }
 
     /// The published key with this id, to verify a token Monban signed.
-    pub fn verification_key(&self, realm: &str, kid: &str) -> Result<Option<(Algorithm, DecodingKey)>, OidcError> {
+    pub fn verification_key(
+        &self,
+        realm: &str,
+        kid: &str,
+    ) -> Result<Option<(Algorithm, DecodingKey)>, OidcError> {
         let find = |cached: &CachedRealm| {
-            cached.keys.iter().find(|k| k.kid == kid).map(|k| (jwt_algorithm(k.algorithm), k.decoding.clone()))
+            cached
+                .keys
+                .iter()
+                .find(|k| k.kid == kid)
+                .map(|k| (jwt_algorithm(k.algorithm), k.decoding.clone()))
         };
         if let Some(found) = find(&*self.realm_keys(realm, false)?) {
             return Ok(Some(found));
@@ -143,7 +179,12 @@ fn thumbprint(required_members: &Value) -> String {
     b64(ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes()).as_ref())
 }
 
-fn generate(realm: &str, algorithm: SigningAlgorithm, now: UnixSeconds, sealer: &SecretBox) -> Result<StoredSigningKey, OidcError> {
+fn generate(
+    realm: &str,
+    algorithm: SigningAlgorithm,
+    now: UnixSeconds,
+    sealer: &SecretBox,
+) -> Result<StoredSigningKey, OidcError> {
     let (pkcs8, mut jwk) = match algorithm {
         SigningAlgorithm::RS256 => {
             use rsa::pkcs8::EncodePrivateKey;
@@ -151,14 +192,19 @@ fn generate(realm: &str, algorithm: SigningAlgorithm, now: UnixSeconds, sealer: 
             // ring cannot generate RSA keys; `rsa` does, and ring does all signing with them.
             let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
                 .map_err(|e| OidcError::Internal(format!("RSA key generation failed: {e}")))?;
-            let der = key.to_pkcs8_der().map_err(|e| OidcError::Internal(e.to_string()))?;
+            let der = key
+                .to_pkcs8_der()
+                .map_err(|e| OidcError::Internal(e.to_string()))?;
             let members = json!({"e": b64(&key.e().to_bytes_be()), "kty": "RSA", "n": b64(&key.n().to_bytes_be())});
             (der.as_bytes().to_vec(), members)
         }
         SigningAlgorithm::ES256 => {
             let random = ring::rand::SystemRandom::new();
-            let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(&ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING, &random)
-                .map_err(|_| OidcError::Internal("EC key generation failed".into()))?;
+            let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(
+                &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &random,
+            )
+            .map_err(|_| OidcError::Internal("EC key generation failed".into()))?;
             let point = jws::public_key_of(Algorithm::ES256, pkcs8.as_ref())
                 .ok_or_else(|| OidcError::Internal("EC key unreadable".into()))?;
             let members = json!({"crv": "P-256", "kty": "EC", "x": b64(&point[1..33]), "y": b64(&point[33..65])});
@@ -169,7 +215,9 @@ fn generate(realm: &str, algorithm: SigningAlgorithm, now: UnixSeconds, sealer: 
     jwk["kid"] = json!(kid);
     jwk["use"] = json!("sig");
     jwk["alg"] = json!(algorithm.as_str());
-    let private_key = sealer.seal(&kid, &pkcs8).map_err(|e| OidcError::Internal(e.to_string()))?;
+    let private_key = sealer
+        .seal(&kid, &pkcs8)
+        .map_err(|e| OidcError::Internal(e.to_string()))?;
     Ok(StoredSigningKey {
         kid,
         realm: realm.to_string(),
@@ -192,17 +240,27 @@ fn load(stored: &StoredSigningKey, sealer: &SecretBox) -> Result<LoadedKey, Oidc
     let pkcs8 = sealer
         .open(&stored.kid, &stored.private_key)
         .map_err(|_| corrupt("cannot be opened with the configured encryption key"))?;
-    let jwk: Value = serde_json::from_str(&stored.public_jwk).map_err(|_| corrupt("bad public JWK"))?;
+    let jwk: Value =
+        serde_json::from_str(&stored.public_jwk).map_err(|_| corrupt("bad public JWK"))?;
     let field = |name: &str| -> Result<Vec<u8>, OidcError> {
-        jwk[name].as_str().and_then(|v| URL_SAFE_NO_PAD.decode(v).ok()).ok_or_else(|| corrupt("bad public JWK"))
+        jwk[name]
+            .as_str()
+            .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
+            .ok_or_else(|| corrupt("bad public JWK"))
     };
     let (encoding, decoding) = match algorithm {
-        SigningAlgorithm::RS256 => (EncodingKey::from_rsa_der(&pkcs8), DecodingKey::from_rsa_raw_components(&field("n")?, &field("e")?)),
+        SigningAlgorithm::RS256 => (
+            EncodingKey::from_rsa_der(&pkcs8),
+            DecodingKey::from_rsa_raw_components(&field("n")?, &field("e")?),
+        ),
         SigningAlgorithm::ES256 => {
             let mut point = vec![4u8];
             point.extend(field("x")?);
             point.extend(field("y")?);
-            (EncodingKey::from_ec_der(&pkcs8), DecodingKey::from_ec_der(&point))
+            (
+                EncodingKey::from_ec_der(&pkcs8),
+                DecodingKey::from_ec_der(&point),
+            )
         }
     };
     Ok(LoadedKey {

@@ -49,6 +49,8 @@ pub fn random_token() -> String {
     use base64::Engine;
     use ring::rand::SecureRandom;
     let mut bytes = [0u8; 32];
-    ring::rand::SystemRandom::new().fill(&mut bytes).expect("the OS random generator failed");
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the OS random generator failed");
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

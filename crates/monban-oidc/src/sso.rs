@@ -23,7 +23,11 @@ pub struct SsoCookie {
 }
 
 impl Provider {
-    pub fn start_sso_session(&self, realm: &RealmConfig, login: &NewSsoSession<'_>) -> Result<SsoCookie, OidcError> {
+    pub fn start_sso_session(
+        &self,
+        realm: &RealmConfig,
+        login: &NewSsoSession<'_>,
+    ) -> Result<SsoCookie, OidcError> {
         let now = self.clock.now();
         let value = random_token();
         let session = SsoSession {
@@ -33,7 +37,8 @@ impl Provider {
             user_pk: login.user_pk.to_string(),
             auth_time: now,
             acr: login.acr.to_string(),
-            amr: serde_json::to_string(login.amr).map_err(|e| OidcError::Internal(e.to_string()))?,
+            amr: serde_json::to_string(login.amr)
+                .map_err(|e| OidcError::Internal(e.to_string()))?,
             remember_me: login.remember_me,
             created_at: now,
             last_seen_at: now,
@@ -41,13 +46,24 @@ impl Provider {
         };
         self.store.insert_sso_session(&session)?;
         let max_age = login.remember_me.then(|| realm.tokens.sso(true).1);
-        Ok(SsoCookie { value, session, max_age })
+        Ok(SsoCookie {
+            value,
+            session,
+            max_age,
+        })
     }
 
     /// The live session behind a cookie. A session past its idle or maximum lifetime is ended
     /// here, so its tokens stop working too.
-    pub fn sso_session_from_cookie(&self, realm: &RealmConfig, cookie: &str) -> Result<Option<SsoSession>, OidcError> {
-        let Some(session) = self.store.find_sso_session_by_cookie(&realm.name, &digest(cookie))? else {
+    pub fn sso_session_from_cookie(
+        &self,
+        realm: &RealmConfig,
+        cookie: &str,
+    ) -> Result<Option<SsoSession>, OidcError> {
+        let Some(session) = self
+            .store
+            .find_sso_session_by_cookie(&realm.name, &digest(cookie))?
+        else {
             return Ok(None);
         };
         let now = self.clock.now();
@@ -62,7 +78,9 @@ impl Provider {
     pub(crate) fn sso_session_alive(&self, realm: &RealmConfig, session: &SsoSession) -> bool {
         let now = self.clock.now();
         let (idle, max) = realm.tokens.sso(session.remember_me);
-        session.ended_at.is_none() && now < session.last_seen_at + idle && now < session.created_at + max
+        session.ended_at.is_none()
+            && now < session.last_seen_at + idle
+            && now < session.created_at + max
     }
 
     pub fn end_sso_session(&self, session_id: &str) -> Result<(), OidcError> {

@@ -24,7 +24,9 @@ impl AuthorizationResponse {
     /// The redirect URI with the parameters in its query (for `response_mode=query`).
     pub fn query_url(&self) -> String {
         let mut url = self.redirect_uri.clone();
-        let query: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&self.params).finish();
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&self.params)
+            .finish();
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str(&query);
         url
@@ -53,7 +55,12 @@ pub struct TokenError {
 
 impl TokenError {
     fn new(error: &'static str, description: impl Into<String>) -> Self {
-        Self { error, description: description.into(), status: 400, www_authenticate: None }
+        Self {
+            error,
+            description: description.into(),
+            status: 400,
+            www_authenticate: None,
+        }
     }
 
     fn invalid_client(realm: &str) -> Self {
@@ -74,7 +81,12 @@ impl From<OidcError> for TokenError {
     fn from(error: OidcError) -> Self {
         // Logged by the caller; the client learns only that the server failed.
         let _ = error;
-        Self { error: "server_error", description: "the server could not complete the request".into(), status: 500, www_authenticate: None }
+        Self {
+            error: "server_error",
+            description: "the server could not complete the request".into(),
+            status: 500,
+            www_authenticate: None,
+        }
     }
 }
 
@@ -118,11 +130,19 @@ impl Provider {
         }
         // RFC 9207: name the issuer so the client can tell mix-up attacks apart.
         params.push(("iss".into(), self.issuer(&realm.name)));
-        Ok(AuthorizationResponse { redirect_uri: request.redirect_uri.clone(), mode: request.response_mode, params })
+        Ok(AuthorizationResponse {
+            redirect_uri: request.redirect_uri.clone(),
+            mode: request.response_mode,
+            params,
+        })
     }
 
     /// The error response for a request that reached a verified redirect URI.
-    pub fn error_response(&self, realm: &str, error: &crate::ErrorRedirect) -> AuthorizationResponse {
+    pub fn error_response(
+        &self,
+        realm: &str,
+        error: &crate::ErrorRedirect,
+    ) -> AuthorizationResponse {
         let mut params = vec![("error".to_string(), error.error.to_string())];
         if !error.description.is_empty() {
             params.push(("error_description".into(), error.description.clone()));
@@ -131,28 +151,59 @@ impl Provider {
             params.push(("state".into(), state.clone()));
         }
         params.push(("iss".into(), self.issuer(realm)));
-        AuthorizationResponse { redirect_uri: error.redirect_uri.clone(), mode: error.response_mode, params }
+        AuthorizationResponse {
+            redirect_uri: error.redirect_uri.clone(),
+            mode: error.response_mode,
+            params,
+        }
     }
 
     /// The token endpoint.
-    pub fn token(&self, realm: &RealmConfig, request: &TokenRequest<'_>) -> Result<TokenResponse, TokenError> {
+    pub fn token(
+        &self,
+        realm: &RealmConfig,
+        request: &TokenRequest<'_>,
+    ) -> Result<TokenResponse, TokenError> {
         let params = request.params;
-        if let Some((name, _)) = params.iter().find(|(k, _)| params.iter().filter(|(j, _)| j == k).count() > 1) {
-            return Err(TokenError::new("invalid_request", format!("parameter {name} is repeated")));
+        if let Some((name, _)) = params
+            .iter()
+            .find(|(k, _)| params.iter().filter(|(j, _)| j == k).count() > 1)
+        {
+            return Err(TokenError::new(
+                "invalid_request",
+                format!("parameter {name} is repeated"),
+            ));
         }
-        let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .filter(|v| !v.is_empty())
+        };
         let presented = PresentedCredentials {
             authorization: request.authorization,
             form_client_id: get("client_id"),
             form_client_secret: get("client_secret"),
         };
         let client = authenticate_client(realm, &presented).map_err(|error| match error {
-            ClientAuthError::Malformed(description) => TokenError::new("invalid_request", description),
+            ClientAuthError::Malformed(description) => {
+                TokenError::new("invalid_request", description)
+            }
             ClientAuthError::Failed => TokenError::invalid_client(&realm.name),
         })?;
         match get("grant_type") {
-            Some("authorization_code") => self.exchange_code(realm, client, get("code"), get("redirect_uri"), get("code_verifier")),
-            Some(_) => Err(TokenError::new("unsupported_grant_type", "only authorization_code is supported")),
+            Some("authorization_code") => self.exchange_code(
+                realm,
+                client,
+                get("code"),
+                get("redirect_uri"),
+                get("code_verifier"),
+            ),
+            Some(_) => Err(TokenError::new(
+                "unsupported_grant_type",
+                "only authorization_code is supported",
+            )),
             None => Err(TokenError::new("invalid_request", "grant_type is required")),
         }
     }
@@ -169,22 +220,36 @@ impl Provider {
         let code = code.ok_or_else(|| TokenError::new("invalid_request", "code is required"))?;
         let code_digest = digest(code);
         let now = self.clock.now();
-        let stored = match self.store.redeem_authorization_code(&code_digest, now).map_err(OidcError::from)? {
+        let stored = match self
+            .store
+            .redeem_authorization_code(&code_digest, now)
+            .map_err(OidcError::from)?
+        {
             CodeRedemption::Redeemed(stored) => stored,
-            CodeRedemption::Replayed => return Err(invalid_grant("the code was already used; tokens issued from it are revoked")),
+            CodeRedemption::Replayed => {
+                return Err(invalid_grant(
+                    "the code was already used; tokens issued from it are revoked",
+                ))
+            }
             CodeRedemption::Invalid => return Err(invalid_grant("the code is invalid or expired")),
         };
         if stored.client_id != client.client_id || stored.realm != realm.name {
             return Err(invalid_grant("the code was issued to another client"));
         }
         if redirect_uri != Some(stored.redirect_uri.as_str()) {
-            return Err(invalid_grant("redirect_uri does not match the authorization request"));
+            return Err(invalid_grant(
+                "redirect_uri does not match the authorization request",
+            ));
         }
         match (&stored.code_challenge, verifier) {
             (Some(challenge), Some(verifier)) if pkce_matches(challenge, verifier) => {}
             (Some(_), _) => return Err(invalid_grant("PKCE verification failed")),
             // A verifier for a request that sent no challenge: someone is confused or lying.
-            (None, Some(_)) => return Err(invalid_grant("code_verifier sent but the request had no code_challenge")),
+            (None, Some(_)) => {
+                return Err(invalid_grant(
+                    "code_verifier sent but the request had no code_challenge",
+                ))
+            }
             (None, None) => {}
         }
         let session = self
@@ -200,13 +265,34 @@ impl Provider {
             .filter(|u| u.enabled)
             .ok_or_else(|| invalid_grant("the member is not available"))?;
         let scopes: Vec<&str> = stored.scope.split(' ').filter(|s| !s.is_empty()).collect();
-        let grant = Grant { realm, client, user: &user, session: &session, scopes: &scopes, nonce: stored.nonce.as_deref() };
+        let grant = Grant {
+            realm,
+            client,
+            user: &user,
+            session: &session,
+            scopes: &scopes,
+            nonce: stored.nonce.as_deref(),
+        };
         let (access_token, expires_in) = self.mint_access_token(&grant, Some(&code_digest))?;
-        let id_token = if scopes.contains(&"openid") { Some(self.mint_id_token(&grant, &access_token)?) } else { None };
-        Ok(TokenResponse { access_token, token_type: "Bearer", expires_in, id_token, scope: stored.scope })
+        let id_token = if scopes.contains(&"openid") {
+            Some(self.mint_id_token(&grant, &access_token)?)
+        } else {
+            None
+        };
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in,
+            id_token,
+            scope: stored.scope,
+        })
     }
 
-    fn mint_access_token(&self, grant: &Grant<'_>, code_digest: Option<&str>) -> Result<(String, i64), OidcError> {
+    fn mint_access_token(
+        &self,
+        grant: &Grant<'_>,
+        code_digest: Option<&str>,
+    ) -> Result<(String, i64), OidcError> {
         let now = self.clock.now();
         let lifetime = grant.realm.tokens.access_token_seconds;
         let jti = random_token();
@@ -223,7 +309,12 @@ impl Provider {
             "sid": grant.session.id,
             "auth_time": grant.session.auth_time,
         });
-        let token = self.sign(&grant.realm.name, SigningAlgorithm::RS256, "at+jwt", &claims)?;
+        let token = self.sign(
+            &grant.realm.name,
+            SigningAlgorithm::RS256,
+            "at+jwt",
+            &claims,
+        )?;
         self.store.record_issued_token(&IssuedToken {
             jti,
             realm: grant.realm.name.clone(),
@@ -248,7 +339,10 @@ impl Provider {
         claims.insert("sub".into(), json!(grant.user.id));
         claims.insert("aud".into(), json!(grant.client.client_id));
         claims.insert("azp".into(), json!(grant.client.client_id));
-        claims.insert("exp".into(), json!(now + grant.realm.tokens.access_token_seconds));
+        claims.insert(
+            "exp".into(),
+            json!(now + grant.realm.tokens.access_token_seconds),
+        );
         claims.insert("iat".into(), json!(now));
         claims.insert("auth_time".into(), json!(grant.session.auth_time));
         claims.insert("sid".into(), json!(grant.session.id));
@@ -258,19 +352,29 @@ impl Provider {
         if let Some(nonce) = grant.nonce {
             claims.insert("nonce".into(), json!(nonce));
         }
-        claims.insert("at_hash".into(), json!(left_half_hash(algorithm, access_token)));
+        claims.insert(
+            "at_hash".into(),
+            json!(left_half_hash(algorithm, access_token)),
+        );
         for (name, value) in scoped_claims(grant.user, grant.scopes) {
             claims.insert(name.into(), value);
         }
         self.sign(&grant.realm.name, algorithm, "JWT", &Value::Object(claims))
     }
 
-    fn sign(&self, realm: &str, algorithm: SigningAlgorithm, typ: &str, claims: &Value) -> Result<String, OidcError> {
+    fn sign(
+        &self,
+        realm: &str,
+        algorithm: SigningAlgorithm,
+        typ: &str,
+        claims: &Value,
+    ) -> Result<String, OidcError> {
         let key = self.keys.signing_key(realm, algorithm)?;
         let mut header = Header::new(jwt_algorithm(algorithm));
         header.kid = Some(key.kid);
         header.typ = Some(typ.to_string());
-        encode(&header, claims, &key.encoding).map_err(|e| OidcError::Internal(format!("signing failed: {e}")))
+        encode(&header, claims, &key.encoding)
+            .map_err(|e| OidcError::Internal(format!("signing failed: {e}")))
     }
 }
 
@@ -304,7 +408,9 @@ pub(crate) fn scoped_claims(user: &User, scopes: &[&str]) -> Vec<(&'static str, 
 fn left_half_hash(algorithm: SigningAlgorithm, token: &str) -> String {
     use base64::Engine;
     let hash = match algorithm {
-        SigningAlgorithm::RS256 | SigningAlgorithm::ES256 => ring::digest::digest(&ring::digest::SHA256, token.as_bytes()),
+        SigningAlgorithm::RS256 | SigningAlgorithm::ES256 => {
+            ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
+        }
     };
     let bytes = hash.as_ref();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])

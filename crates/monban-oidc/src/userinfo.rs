@@ -36,7 +36,10 @@ impl Provider {
         let token = token.ok_or(BearerError::Missing)?;
         let header = decode_header(token).map_err(|_| BearerError::InvalidToken)?;
         let kid = header.kid.ok_or(BearerError::InvalidToken)?;
-        let (algorithm, key) = self.keys.verification_key(&realm.name, &kid)?.ok_or(BearerError::InvalidToken)?;
+        let (algorithm, key) = self
+            .keys
+            .verification_key(&realm.name, &kid)?
+            .ok_or(BearerError::InvalidToken)?;
         if header.alg != algorithm {
             return Err(BearerError::InvalidToken);
         }
@@ -44,17 +47,28 @@ impl Provider {
         validation.set_issuer(&[self.issuer(&realm.name)]);
         validation.validate_aud = false;
         validation.leeway = 0;
-        let claims = decode::<AccessClaims>(token, &key, &validation).map_err(|_| BearerError::InvalidToken)?.claims;
+        let claims = decode::<AccessClaims>(token, &key, &validation)
+            .map_err(|_| BearerError::InvalidToken)?
+            .claims;
         if claims.typ != "Bearer" {
             return Err(BearerError::InvalidToken);
         }
         // Signature and expiry are not enough: the token may have been revoked (logout, code replay).
         let now = self.clock.now();
-        let issued = self.store.active_token(&claims.jti, now).map_err(OidcError::from)?.ok_or(BearerError::InvalidToken)?;
+        let issued = self
+            .store
+            .active_token(&claims.jti, now)
+            .map_err(OidcError::from)?
+            .ok_or(BearerError::InvalidToken)?;
         if issued.user_pk.as_deref() != Some(claims.sub.as_str()) {
             return Err(BearerError::InvalidToken);
         }
-        let user = self.store.find_user(&claims.sub).map_err(OidcError::from)?.filter(|u| u.enabled).ok_or(BearerError::InvalidToken)?;
+        let user = self
+            .store
+            .find_user(&claims.sub)
+            .map_err(OidcError::from)?
+            .filter(|u| u.enabled)
+            .ok_or(BearerError::InvalidToken)?;
         let scopes: Vec<&str> = claims.scope.split(' ').collect();
         let mut body = Map::new();
         body.insert("sub".into(), json!(user.id));

@@ -39,8 +39,16 @@ pub struct RunningServer {
 
 /// Builds the shared state from settings: database (migrated), keys, themes.
 pub fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
-    let sealer = Arc::new(settings.encryption_key().map_err(|report| anyhow::anyhow!("{report}"))?);
-    let pool_size = if settings.server.database_url.starts_with("sqlite:") { 8 } else { 16 };
+    let sealer = Arc::new(
+        settings
+            .encryption_key()
+            .map_err(|report| anyhow::anyhow!("{report}"))?,
+    );
+    let pool_size = if settings.server.database_url.starts_with("sqlite:") {
+        8
+    } else {
+        16
+    };
     let store = Store::open(&settings.server.database_url, pool_size)?;
     let keys = KeyRing::new(store.clone(), sealer);
     for realm in settings.realms.keys() {
@@ -49,12 +57,22 @@ pub fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
     let ui = Ui::load(&settings.server.themes_dir)?;
     for realm in settings.realms.values() {
         if !ui.has_theme(&realm.theme) {
-            anyhow::bail!("realm {}: theme \"{}\" is not installed in {}", realm.name, realm.theme, settings.server.themes_dir.display());
+            anyhow::bail!(
+                "realm {}: theme \"{}\" is not installed in {}",
+                realm.name,
+                realm.theme,
+                settings.server.themes_dir.display()
+            );
         }
     }
     let hasher = PasswordHasher::new(&settings.server.password_hashing)?;
     Ok(AppState {
-        provider: Provider { store: store.clone(), keys, clock: clock.clone(), public_url: settings.server.public_url.clone() },
+        provider: Provider {
+            store: store.clone(),
+            keys,
+            clock: clock.clone(),
+            public_url: settings.server.public_url.clone(),
+        },
         store,
         hasher,
         ui,
@@ -69,15 +87,22 @@ pub fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     start_with_clock(settings, Arc::new(SystemClock))
 }
 
-pub fn start_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<RunningServer> {
+pub fn start_with_clock(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<RunningServer> {
     let state = web::Data::new(build_state(settings, clock)?);
     spawn_housekeeping(state.clone());
     let listener = std::net::TcpListener::bind(&settings.server.listen)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.listen))?;
     let address = listener.local_addr()?;
-    let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(routes::configure))
-        .listen(listener)?
-        .run();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(routes::configure)
+    })
+    .listen(listener)?
+    .run();
     Ok(RunningServer { address, server })
 }
 
@@ -88,7 +113,9 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
         loop {
             interval.tick().await;
             let state = state.clone();
-            let purged = web::block(move || state.store.purge_expired_auth_sessions(state.clock.now())).await;
+            let purged =
+                web::block(move || state.store.purge_expired_auth_sessions(state.clock.now()))
+                    .await;
             if let Ok(Err(error)) = purged {
                 tracing::warn!(%error, "purging expired logins failed");
             }

@@ -12,10 +12,19 @@ use std::io::Read;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "monban", version, about = "Monban (門番): an OpenID Connect provider for health-insurance-society member portals")]
+#[command(
+    name = "monban",
+    version,
+    about = "Monban (門番): an OpenID Connect provider for health-insurance-society member portals"
+)]
 pub struct Cli {
     /// The configuration directory (monban.toml and realms/).
-    #[arg(long, env = "MONBAN_CONFIG_DIR", default_value = "config", global = true)]
+    #[arg(
+        long,
+        env = "MONBAN_CONFIG_DIR",
+        default_value = "config",
+        global = true
+    )]
     pub config_dir: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -77,19 +86,36 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Ok(settings) => settings,
         Err(report) => {
             eprint!("{report}");
-            bail!("the configuration in {} is invalid", cli.config_dir.display());
+            bail!(
+                "the configuration in {} is invalid",
+                cli.config_dir.display()
+            );
         }
     };
     match cli.command {
         Command::CheckConfig => {
-            settings.encryption_key().map_err(|report| anyhow::anyhow!("{report}"))?;
-            println!("configuration OK: {} realm(s): {}", settings.realms.len(), settings.realms.keys().cloned().collect::<Vec<_>>().join(", "));
+            settings
+                .encryption_key()
+                .map_err(|report| anyhow::anyhow!("{report}"))?;
+            println!(
+                "configuration OK: {} realm(s): {}",
+                settings.realms.len(),
+                settings
+                    .realms
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             Ok(())
         }
         Command::Migrate => {
             let store = open_store(&settings)?;
             store.migrate()?;
-            println!("database schema is up to date ({})", monban_store::redact(&settings.server.database_url));
+            println!(
+                "database schema is up to date ({})",
+                monban_store::redact(&settings.server.database_url)
+            );
             Ok(())
         }
         Command::Serve => serve(settings),
@@ -98,11 +124,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    Store::open(&settings.server.database_url, 2).with_context(|| format!("opening {}", monban_store::redact(&settings.server.database_url)))
+    Store::open(&settings.server.database_url, 2).with_context(|| {
+        format!(
+            "opening {}",
+            monban_store::redact(&settings.server.database_url)
+        )
+    })
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let system = actix_web::rt::System::with_tokio_rt(|| runtime);
     system.block_on(async move {
         let running = crate::app::start(&settings)?;
@@ -118,7 +151,15 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
 fn realm_policy(settings: &Settings, realm: &str) -> anyhow::Result<UserIdPolicy> {
     match settings.realms.get(realm) {
         Some(config) => Ok(config.user_id_policy.clone()),
-        None => bail!("no realm named {realm} (realms: {})", settings.realms.keys().cloned().collect::<Vec<_>>().join(", ")),
+        None => bail!(
+            "no realm named {realm} (realms: {})",
+            settings
+                .realms
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -127,14 +168,19 @@ fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Import { realm, file } => {
             let policy = realm_policy(&settings, &realm)?;
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
             let members = match parse_member_csv(&text, &policy) {
                 Ok(members) => members,
                 Err(problems) => {
                     for problem in &problems {
                         eprintln!("{}: {problem}", file.display());
                     }
-                    bail!("{}: {} problem(s); nothing was imported", file.display(), problems.len());
+                    bail!(
+                        "{}: {} problem(s); nothing was imported",
+                        file.display(),
+                        problems.len()
+                    );
                 }
             };
             let hasher = PasswordHasher::new(&settings.server.password_hashing)?;
@@ -160,9 +206,19 @@ fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
                 Err(conflicts) => {
                     for conflict in &conflicts {
                         // Data lines start at line 2 (after the header).
-                        eprintln!("{}: line {}: {} \"{}\" already exists in realm {realm}", file.display(), conflict.index + 2, conflict.field, conflict.value);
+                        eprintln!(
+                            "{}: line {}: {} \"{}\" already exists in realm {realm}",
+                            file.display(),
+                            conflict.index + 2,
+                            conflict.field,
+                            conflict.value
+                        );
                     }
-                    bail!("{}: {} conflict(s); nothing was imported", file.display(), conflicts.len());
+                    bail!(
+                        "{}: {} conflict(s); nothing was imported",
+                        file.display(),
+                        conflicts.len()
+                    );
                 }
             }
         }
@@ -170,7 +226,11 @@ fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
             let policy = realm_policy(&settings, &add.realm)?;
             let user_id = UserIdPolicy::normalize(&add.user_id);
             if user_id.is_empty() || !policy.characters_allowed(&user_id) {
-                bail!("user ID \"{}\" contains characters realm {} does not allow", add.user_id, add.realm);
+                bail!(
+                    "user ID \"{}\" contains characters realm {} does not allow",
+                    add.user_id,
+                    add.realm
+                );
             }
             let (password, generated) = if add.password_stdin {
                 let mut text = String::new();
@@ -186,7 +246,9 @@ fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
                 Some(text) => Some(
                     parse_birthdate(text)
                         .map(|date| date.format("%Y-%m-%d").to_string())
-                        .with_context(|| format!("birthdate \"{text}\" is not a date written YYYY-MM-DD"))?,
+                        .with_context(|| {
+                            format!("birthdate \"{text}\" is not a date written YYYY-MM-DD")
+                        })?,
                 ),
                 None => None,
             };
@@ -209,7 +271,12 @@ fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
                     }
                     Ok(())
                 }
-                Err(conflicts) => bail!("{} \"{}\" already exists in realm {}", conflicts[0].field, conflicts[0].value, add.realm),
+                Err(conflicts) => bail!(
+                    "{} \"{}\" already exists in realm {}",
+                    conflicts[0].field,
+                    conflicts[0].value,
+                    add.realm
+                ),
             }
         }
         UserCommand::Unlock { realm, user_id } => {
@@ -219,7 +286,12 @@ fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
             };
             store.clear_login_failures(&user.id)?;
             store.record_audit_event(
-                &monban_store::AuditEvent { realm: &realm, kind: "ADMIN_UNLOCK", user_pk: Some(&user.id), ..Default::default() },
+                &monban_store::AuditEvent {
+                    realm: &realm,
+                    kind: "ADMIN_UNLOCK",
+                    user_pk: Some(&user.id),
+                    ..Default::default()
+                },
                 clock.now(),
             )?;
             println!("unlocked {} in realm {realm}", user.user_id);

@@ -1,7 +1,9 @@
 //! Reads the configuration directory: `monban.toml`, every `realms/*.toml`, the environment
 //! overrides, and the at-rest encryption key. Problems from all files are reported together.
 
-use monban_core::config::{parse_realms, ConfigProblem, ConfigReport, RealmConfig, ServerConfig, ServerOverrides};
+use monban_core::config::{
+    parse_realms, ConfigProblem, ConfigReport, RealmConfig, ServerConfig, ServerOverrides,
+};
 use monban_store::sealed::SecretBox;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,13 +36,15 @@ impl Settings {
         let mut problems = Vec::new();
         let server_file = config_dir.join("monban.toml");
         let server = match std::fs::read_to_string(&server_file) {
-            Ok(text) => match ServerConfig::parse(&server_file.display().to_string(), &text, overrides) {
-                Ok(server) => Some(server),
-                Err(found) => {
-                    problems.extend(found);
-                    None
+            Ok(text) => {
+                match ServerConfig::parse(&server_file.display().to_string(), &text, overrides) {
+                    Ok(server) => Some(server),
+                    Err(found) => {
+                        problems.extend(found);
+                        None
+                    }
                 }
-            },
+            }
             Err(error) => {
                 problems.push(file_problem(&server_file, format!("cannot read: {error}")));
                 None
@@ -57,14 +61,22 @@ impl Settings {
                     .collect();
                 paths.sort();
                 for path in paths {
-                    let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+                    let stem = path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().to_string())
+                        .unwrap_or_default();
                     match std::fs::read_to_string(&path) {
                         Ok(text) => files.push((path.display().to_string(), stem, text)),
-                        Err(error) => problems.push(file_problem(&path, format!("cannot read: {error}"))),
+                        Err(error) => {
+                            problems.push(file_problem(&path, format!("cannot read: {error}")))
+                        }
                     }
                 }
             }
-            Err(error) => problems.push(file_problem(&realms_dir, format!("cannot read the realms directory: {error}"))),
+            Err(error) => problems.push(file_problem(
+                &realms_dir,
+                format!("cannot read the realms directory: {error}"),
+            )),
         }
         let realms = match parse_realms(&files, env) {
             Ok(realms) => realms,
@@ -74,7 +86,10 @@ impl Settings {
             }
         };
         if problems.is_empty() && realms.is_empty() {
-            problems.push(file_problem(&realms_dir, "no realm files (realms/<name>.toml) found".into()));
+            problems.push(file_problem(
+                &realms_dir,
+                "no realm files (realms/<name>.toml) found".into(),
+            ));
         }
         match server {
             Some(server) if problems.is_empty() => Ok(Settings {
@@ -91,15 +106,22 @@ impl Settings {
         let source = &self.server.encryption_key;
         let file_name = self.config_dir.join("monban.toml").display().to_string();
         let problem = |message: String| ConfigReport {
-            problems: vec![ConfigProblem { file: file_name.clone(), line: None, field: "encryption_key".into(), message }],
+            problems: vec![ConfigProblem {
+                file: file_name.clone(),
+                line: None,
+                field: "encryption_key".into(),
+                message,
+            }],
         };
         let encoded = if let Some(variable) = &source.env {
             std::env::var(variable).map_err(|_| problem(format!("${variable} is not set")))?
         } else if let Some(path) = &source.file {
             if !path.exists() && source.create_if_missing {
-                write_new_key(path).map_err(|e| problem(format!("cannot create {}: {e}", path.display())))?;
+                write_new_key(path)
+                    .map_err(|e| problem(format!("cannot create {}: {e}", path.display())))?;
             }
-            std::fs::read_to_string(path).map_err(|e| problem(format!("cannot read {}: {e}", path.display())))?
+            std::fs::read_to_string(path)
+                .map_err(|e| problem(format!("cannot read {}: {e}", path.display())))?
         } else {
             return Err(problem("name an `env` variable or a `file`".into()));
         };
@@ -108,7 +130,12 @@ impl Settings {
 }
 
 fn file_problem(path: &Path, message: String) -> ConfigProblem {
-    ConfigProblem { file: path.display().to_string(), line: None, field: "-".into(), message }
+    ConfigProblem {
+        file: path.display().to_string(),
+        line: None,
+        field: "-".into(),
+        message,
+    }
 }
 
 fn write_new_key(path: &Path) -> std::io::Result<()> {

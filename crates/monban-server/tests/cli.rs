@@ -14,7 +14,11 @@ fn monban(config_dir: &std::path::Path, args: &[&str]) -> (bool, String, String)
         .env("MONBAN_LOG", "error")
         .output()
         .unwrap();
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into(), String::from_utf8_lossy(&output.stderr).into())
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into(),
+        String::from_utf8_lossy(&output.stderr).into(),
+    )
 }
 
 fn config_with_database(realm: &str) -> tempfile::TempDir {
@@ -22,7 +26,10 @@ fn config_with_database(realm: &str) -> tempfile::TempDir {
     write_config(dir.path(), realm);
     let monban_toml = dir.path().join("monban.toml");
     let text = std::fs::read_to_string(&monban_toml).unwrap();
-    let database = format!("database_url = \"sqlite://{}\"\n", dir.path().join("monban.db").display());
+    let database = format!(
+        "database_url = \"sqlite://{}\"\n",
+        dir.path().join("monban.db").display()
+    );
     std::fs::write(&monban_toml, database + &text).unwrap();
     dir
 }
@@ -30,20 +37,42 @@ fn config_with_database(realm: &str) -> tempfile::TempDir {
 #[test]
 fn check_config_names_file_line_and_field() {
     let realm = realm_toml(REDIRECT)
-        .replace("display_title = \"テスト健保加入者ページ\"", "display_title = \"\"")
+        .replace(
+            "display_title = \"テスト健保加入者ページ\"",
+            "display_title = \"\"",
+        )
         .replace("max_failures = 3", "max_failures = 0")
-        .replace("redirect_uris = [\"https://portal.example/callback\"]\npost_logout", "redirect_uris = [\"https://portal.example/*\"]\npost_logout");
+        .replace(
+            "redirect_uris = [\"https://portal.example/callback\"]\npost_logout",
+            "redirect_uris = [\"https://portal.example/*\"]\npost_logout",
+        );
     let dir = config_with_database(&realm);
     let (ok, _, stderr) = monban(dir.path(), &["check-config"]);
     assert!(!ok);
     let file = dir.path().join("realms/test.toml").display().to_string();
-    assert!(stderr.contains(&format!("{file}:3: display_title: must not be empty")), "{stderr}");
-    assert!(stderr.contains(&format!("{file}:7: lockout.max_failures: must be at least 1")), "{stderr}");
-    assert!(stderr.contains(&format!("{file}:14: clients[0].redirect_uris[0]: wildcards are not allowed")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{file}:3: display_title: must not be empty")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{file}:7: lockout.max_failures: must be at least 1"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{file}:14: clients[0].redirect_uris[0]: wildcards are not allowed"
+        )),
+        "{stderr}"
+    );
     // `serve` refuses to start with the same report.
     let (ok, _, stderr) = monban(dir.path(), &["serve"]);
     assert!(!ok);
-    assert!(stderr.contains(&format!("{file}:3: display_title: must not be empty")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{file}:3: display_title: must not be empty")),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -59,7 +88,11 @@ fn check_config_accepts_the_shipped_configuration() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("demo"), "{stdout}");
 }
 
@@ -72,39 +105,112 @@ fn a_csv_with_bad_rows_is_rejected_whole() {
         "user_id,password,display_name,birthdate,email\nmember0001,Init-pass1,健保 太郎,1979-08-22,taro@example.jp\nbad id,Init-pass1,,1979-02-30,not-an-address\n",
     )
     .unwrap();
-    let (ok, _, stderr) = monban(dir.path(), &["user", "import", "--realm", "test", csv.to_str().unwrap()]);
+    let (ok, _, stderr) = monban(
+        dir.path(),
+        &["user", "import", "--realm", "test", csv.to_str().unwrap()],
+    );
     assert!(!ok);
-    assert!(stderr.contains("line 3: user_id \"bad id\" contains characters the realm does not allow"), "{stderr}");
+    assert!(
+        stderr.contains("line 3: user_id \"bad id\" contains characters the realm does not allow"),
+        "{stderr}"
+    );
     assert!(stderr.contains("line 3: display_name is empty"), "{stderr}");
-    assert!(stderr.contains("line 3: birthdate \"1979-02-30\""), "{stderr}");
-    assert!(stderr.contains("line 3: email \"not-an-address\""), "{stderr}");
+    assert!(
+        stderr.contains("line 3: birthdate \"1979-02-30\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 3: email \"not-an-address\""),
+        "{stderr}"
+    );
     assert!(stderr.contains("nothing was imported"), "{stderr}");
-    let store = monban_store::Store::open(&format!("sqlite://{}", dir.path().join("monban.db").display()), 1).unwrap();
-    assert!(store.find_user_by_user_id("test", "member0001").unwrap().is_none(), "not even the good row");
+    let store = monban_store::Store::open(
+        &format!("sqlite://{}", dir.path().join("monban.db").display()),
+        1,
+    )
+    .unwrap();
+    assert!(
+        store
+            .find_user_by_user_id("test", "member0001")
+            .unwrap()
+            .is_none(),
+        "not even the good row"
+    );
 
     // Fixed, it imports; imported again, the clash is reported and nothing changes.
     std::fs::write(&csv, "user_id,password,display_name,birthdate,email\nMember0001,Init-pass1,健保 太郎,1979-08-22,taro@example.jp\n").unwrap();
-    let (ok, stdout, stderr) = monban(dir.path(), &["user", "import", "--realm", "test", csv.to_str().unwrap()]);
+    let (ok, stdout, stderr) = monban(
+        dir.path(),
+        &["user", "import", "--realm", "test", csv.to_str().unwrap()],
+    );
     assert!(ok, "{stderr}");
     assert!(stdout.contains("imported 1 member(s)"));
-    let user = store.find_user_by_user_id("test", "MEMBER0001").unwrap().unwrap();
+    let user = store
+        .find_user_by_user_id("test", "MEMBER0001")
+        .unwrap()
+        .unwrap();
     assert!(user.temporary_id);
     assert!(user.password_hash.starts_with("$argon2id$"));
-    let (ok, _, stderr) = monban(dir.path(), &["user", "import", "--realm", "test", csv.to_str().unwrap()]);
+    let (ok, _, stderr) = monban(
+        dir.path(),
+        &["user", "import", "--realm", "test", csv.to_str().unwrap()],
+    );
     assert!(!ok);
-    assert!(stderr.contains("line 2: user_id \"member0001\" already exists"), "{stderr}");
+    assert!(
+        stderr.contains("line 2: user_id \"member0001\" already exists"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn user_add_and_unlock() {
     let dir = config_with_database(&realm_toml(REDIRECT));
-    let (ok, stdout, stderr) = monban(dir.path(), &["user", "add", "--realm", "test", "--user-id", "Member0009", "--display-name", "健保 九郎", "--birthdate", "1990-01-31"]);
+    let (ok, stdout, stderr) = monban(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--realm",
+            "test",
+            "--user-id",
+            "Member0009",
+            "--display-name",
+            "健保 九郎",
+            "--birthdate",
+            "1990-01-31",
+        ],
+    );
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("temporary password: "), "a generated password is shown once");
-    let (ok, _, stderr) = monban(dir.path(), &["user", "add", "--realm", "test", "--user-id", "member0009", "--display-name", "x"]);
+    assert!(
+        stdout.contains("temporary password: "),
+        "a generated password is shown once"
+    );
+    let (ok, _, stderr) = monban(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--realm",
+            "test",
+            "--user-id",
+            "member0009",
+            "--display-name",
+            "x",
+        ],
+    );
     assert!(!ok);
     assert!(stderr.contains("already exists"), "{stderr}");
-    let (ok, stdout, _) = monban(dir.path(), &["user", "unlock", "--realm", "test", "--user-id", "MEMBER0009"]);
+    let (ok, stdout, _) = monban(
+        dir.path(),
+        &[
+            "user",
+            "unlock",
+            "--realm",
+            "test",
+            "--user-id",
+            "MEMBER0009",
+        ],
+    );
     assert!(ok);
     assert!(stdout.contains("unlocked member0009"));
     let (ok, _, _) = monban(dir.path(), &["migrate"]);

@@ -29,7 +29,11 @@ struct Row<'a> {
 }
 
 impl Store {
-    pub fn record_audit_event(&self, event: &AuditEvent<'_>, now: UnixSeconds) -> Result<(), StoreError> {
+    pub fn record_audit_event(
+        &self,
+        event: &AuditEvent<'_>,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError> {
         let row = Row {
             id: new_id(),
             realm: event.realm,
@@ -40,12 +44,17 @@ impl Store {
             ip: event.ip,
             detail: event.detail.as_deref(),
         };
-        diesel::insert_into(audit_events::table).values(&row).execute(&mut self.conn()?)?;
+        diesel::insert_into(audit_events::table)
+            .values(&row)
+            .execute(&mut self.conn()?)?;
         Ok(())
     }
 
     /// The kinds of a realm's events, oldest first (for tests and the admin CLI).
-    pub fn audit_event_kinds(&self, realm: &str) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    pub fn audit_event_kinds(
+        &self,
+        realm: &str,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
         Ok(audit_events::table
             .filter(audit_events::realm.eq(realm))
             .order(audit_events::at.asc())

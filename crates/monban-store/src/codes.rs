@@ -29,7 +29,7 @@ pub struct AuthorizationCode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeRedemption {
     /// First use: the code is now spent.
-    Redeemed(AuthorizationCode),
+    Redeemed(Box<AuthorizationCode>),
     /// The code was spent before. Every token issued from it has now been revoked
     /// (RFC 6749 §4.1.2: a replayed code may mean it was stolen).
     Replayed,
@@ -39,13 +39,19 @@ pub enum CodeRedemption {
 
 impl Store {
     pub fn insert_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
-        diesel::insert_into(authorization_codes::table).values(code).execute(&mut self.conn()?)?;
+        diesel::insert_into(authorization_codes::table)
+            .values(code)
+            .execute(&mut self.conn()?)?;
         Ok(())
     }
 
     /// Spends a code exactly once, even when two instances see it at the same moment: the
     /// conditional UPDATE lets only one of them win.
-    pub fn redeem_authorization_code(&self, code_digest: &str, now: UnixSeconds) -> Result<CodeRedemption, StoreError> {
+    pub fn redeem_authorization_code(
+        &self,
+        code_digest: &str,
+        now: UnixSeconds,
+    ) -> Result<CodeRedemption, StoreError> {
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
             let spent = diesel::update(
@@ -62,7 +68,7 @@ impl Store {
                 .first(conn)
                 .optional()?;
             Ok(match code {
-                Some(code) if spent == 1 => CodeRedemption::Redeemed(code),
+                Some(code) if spent == 1 => CodeRedemption::Redeemed(Box::new(code)),
                 Some(code) if code.used_at.is_some() => {
                     diesel::update(
                         issued_tokens::table

@@ -34,7 +34,10 @@ impl Backend {
         } else if url.starts_with("sqlite:") {
             Ok(Backend::Sqlite)
         } else {
-            Err(StoreError::Config(format!("unsupported database URL scheme in {}", redact(url))))
+            Err(StoreError::Config(format!(
+                "unsupported database URL scheme in {}",
+                redact(url)
+            )))
         }
     }
 }
@@ -52,7 +55,8 @@ pub fn redact(url: &str) -> String {
 
 /// The path of an SQLite URL: `sqlite://data/monban.db` → `data/monban.db`.
 pub fn sqlite_path(url: &str) -> &str {
-    url.trim_start_matches("sqlite://").trim_start_matches("sqlite:")
+    url.trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
 }
 
 #[derive(Debug)]
@@ -105,7 +109,9 @@ pub fn open_pool(url: &str, max_size: u32) -> Result<(DbPool, Backend), StoreErr
 pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, StoreError> {
     let applied = match conn {
         DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-        DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Postgresql(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
     };
     applied.map_err(|e| StoreError::Migration(e.to_string()))
 }

@@ -27,7 +27,9 @@ impl Store {
     }
 
     pub fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
-        diesel::insert_into(signing_keys::table).values(key).execute(&mut self.conn()?)?;
+        diesel::insert_into(signing_keys::table)
+            .values(key)
+            .execute(&mut self.conn()?)?;
         Ok(())
     }
 }

@@ -28,7 +28,10 @@ impl Row {
 
 impl Store {
     pub fn lockout_state(&self, user_pk: &str) -> Result<LockoutState, StoreError> {
-        let row: Option<Row> = login_failures::table.find(user_pk).first(&mut self.conn()?).optional()?;
+        let row: Option<Row> = login_failures::table
+            .find(user_pk)
+            .first(&mut self.conn()?)
+            .optional()?;
         Ok(row.map_or_else(LockoutState::default, Row::into_state))
     }
 
@@ -68,9 +71,13 @@ impl Store {
                 permanently_locked: updated.permanently_locked,
             };
             // MultiConnection has no ON CONFLICT: update, and insert when there was nothing.
-            let changed = diesel::update(login_failures::table.find(user_pk)).set(&row).execute(conn)?;
+            let changed = diesel::update(login_failures::table.find(user_pk))
+                .set(&row)
+                .execute(conn)?;
             if changed == 0 {
-                diesel::insert_into(login_failures::table).values(&row).execute(conn)?;
+                diesel::insert_into(login_failures::table)
+                    .values(&row)
+                    .execute(conn)?;
             }
             Ok(updated)
         })

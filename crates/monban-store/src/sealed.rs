@@ -35,14 +35,19 @@ impl SecretBox {
             return Err(SealError::BadKey);
         }
         let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| SealError::BadKey)?;
-        Ok(Self { key: LessSafeKey::new(key), random: SystemRandom::new() })
+        Ok(Self {
+            key: LessSafeKey::new(key),
+            random: SystemRandom::new(),
+        })
     }
 
     /// A fresh key, base64-encoded, for `monban` to write on first start.
     pub fn generate_key_base64() -> Result<String, SealError> {
         use base64::Engine;
         let mut bytes = [0u8; 32];
-        SystemRandom::new().fill(&mut bytes).map_err(|_| SealError::Random)?;
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .map_err(|_| SealError::Random)?;
         Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
     }
 
@@ -50,10 +55,16 @@ impl SecretBox {
     /// moved to another row does not open.
     pub fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
         let mut nonce = [0u8; NONCE_LEN];
-        self.random.fill(&mut nonce).map_err(|_| SealError::Random)?;
+        self.random
+            .fill(&mut nonce)
+            .map_err(|_| SealError::Random)?;
         let mut buffer = plaintext.to_vec();
         self.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(context.as_bytes()), &mut buffer)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(context.as_bytes()),
+                &mut buffer,
+            )
             .map_err(|_| SealError::Random)?;
         let mut sealed = nonce.to_vec();
         sealed.extend_from_slice(&buffer);
@@ -94,11 +105,17 @@ mod tests {
         assert_eq!(sealer.open("kid-2", &sealed), Err(SealError::Open));
         let other = SecretBox::from_base64(&SecretBox::generate_key_base64().unwrap()).unwrap();
         assert_eq!(other.open("kid-1", &sealed), Err(SealError::Open));
-        assert_eq!(SecretBox::from_base64("c2hvcnQ=").err(), Some(SealError::BadKey));
+        assert_eq!(
+            SecretBox::from_base64("c2hvcnQ=").err(),
+            Some(SealError::BadKey)
+        );
     }
 
     #[test]
     fn digests_are_stable_hex() {
-        assert_eq!(digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -38,12 +38,18 @@ pub struct SsoSession {
 
 impl Store {
     pub fn insert_auth_session(&self, record: &AuthSessionRecord) -> Result<(), StoreError> {
-        diesel::insert_into(auth_sessions::table).values(record).execute(&mut self.conn()?)?;
+        diesel::insert_into(auth_sessions::table)
+            .values(record)
+            .execute(&mut self.conn()?)?;
         Ok(())
     }
 
     /// The login in progress with this id, unless it has expired.
-    pub fn find_auth_session(&self, id: &str, now: UnixSeconds) -> Result<Option<AuthSessionRecord>, StoreError> {
+    pub fn find_auth_session(
+        &self,
+        id: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<AuthSessionRecord>, StoreError> {
         Ok(auth_sessions::table
             .find(id)
             .filter(auth_sessions::expires_at.gt(now))
@@ -61,9 +67,14 @@ impl Store {
         state: &str,
     ) -> Result<(), StoreError> {
         let updated = diesel::update(
-            auth_sessions::table.find(id).filter(auth_sessions::version.eq(expected_version)),
+            auth_sessions::table
+                .find(id)
+                .filter(auth_sessions::version.eq(expected_version)),
         )
-        .set((auth_sessions::state.eq(state), auth_sessions::version.eq(expected_version + 1)))
+        .set((
+            auth_sessions::state.eq(state),
+            auth_sessions::version.eq(expected_version + 1),
+        ))
         .execute(&mut self.conn()?)?;
         if updated == 1 {
             Ok(())
@@ -79,17 +90,25 @@ impl Store {
 
     /// Removes logins that ran out of time; returns how many.
     pub fn purge_expired_auth_sessions(&self, now: UnixSeconds) -> Result<usize, StoreError> {
-        Ok(diesel::delete(auth_sessions::table.filter(auth_sessions::expires_at.le(now)))
-            .execute(&mut self.conn()?)?)
+        Ok(
+            diesel::delete(auth_sessions::table.filter(auth_sessions::expires_at.le(now)))
+                .execute(&mut self.conn()?)?,
+        )
     }
 
     pub fn insert_sso_session(&self, session: &SsoSession) -> Result<(), StoreError> {
-        diesel::insert_into(sso_sessions::table).values(session).execute(&mut self.conn()?)?;
+        diesel::insert_into(sso_sessions::table)
+            .values(session)
+            .execute(&mut self.conn()?)?;
         Ok(())
     }
 
     /// The live SSO session behind a browser cookie (by digest), if any.
-    pub fn find_sso_session_by_cookie(&self, realm: &str, cookie_digest: &str) -> Result<Option<SsoSession>, StoreError> {
+    pub fn find_sso_session_by_cookie(
+        &self,
+        realm: &str,
+        cookie_digest: &str,
+    ) -> Result<Option<SsoSession>, StoreError> {
         Ok(sso_sessions::table
             .filter(sso_sessions::cookie_digest.eq(cookie_digest))
             .filter(sso_sessions::realm.eq(realm))
@@ -119,9 +138,13 @@ impl Store {
         use crate::schema::issued_tokens;
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
-            diesel::update(sso_sessions::table.find(id).filter(sso_sessions::ended_at.is_null()))
-                .set(sso_sessions::ended_at.eq(now))
-                .execute(conn)?;
+            diesel::update(
+                sso_sessions::table
+                    .find(id)
+                    .filter(sso_sessions::ended_at.is_null()),
+            )
+            .set(sso_sessions::ended_at.eq(now))
+            .execute(conn)?;
             diesel::update(
                 issued_tokens::table
                     .filter(issued_tokens::sso_session_id.eq(id))

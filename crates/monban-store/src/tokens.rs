@@ -22,12 +22,18 @@ pub struct IssuedToken {
 
 impl Store {
     pub fn record_issued_token(&self, token: &IssuedToken) -> Result<(), StoreError> {
-        diesel::insert_into(issued_tokens::table).values(token).execute(&mut self.conn()?)?;
+        diesel::insert_into(issued_tokens::table)
+            .values(token)
+            .execute(&mut self.conn()?)?;
         Ok(())
     }
 
     /// The token with this id, if it is neither expired nor revoked.
-    pub fn active_token(&self, jti: &str, now: UnixSeconds) -> Result<Option<IssuedToken>, StoreError> {
+    pub fn active_token(
+        &self,
+        jti: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<IssuedToken>, StoreError> {
         Ok(issued_tokens::table
             .find(jti)
             .filter(issued_tokens::revoked_at.is_null())

@@ -61,7 +61,11 @@ impl Store {
                     .count()
                     .get_result(conn)?;
                 if taken > 0 {
-                    conflicts.push(ImportConflict { index, field: "user_id", value: member.user_id.clone() });
+                    conflicts.push(ImportConflict {
+                        index,
+                        field: "user_id",
+                        value: member.user_id.clone(),
+                    });
                 }
                 if let Some(email) = &member.email {
                     let taken: i64 = users::table
@@ -70,7 +74,11 @@ impl Store {
                         .count()
                         .get_result(conn)?;
                     if taken > 0 {
-                        conflicts.push(ImportConflict { index, field: "email", value: email.clone() });
+                        conflicts.push(ImportConflict {
+                            index,
+                            field: "email",
+                            value: email.clone(),
+                        });
                     }
                 }
             }
@@ -96,14 +104,20 @@ impl Store {
                 })
                 .collect();
             for row in &rows {
-                diesel::insert_into(users::table).values(row).execute(conn)?;
+                diesel::insert_into(users::table)
+                    .values(row)
+                    .execute(conn)?;
             }
             Ok(Ok(rows))
         })
     }
 
     /// Looks a member up by user ID, which is matched case-insensitively.
-    pub fn find_user_by_user_id(&self, realm: &str, user_id: &str) -> Result<Option<User>, StoreError> {
+    pub fn find_user_by_user_id(
+        &self,
+        realm: &str,
+        user_id: &str,
+    ) -> Result<Option<User>, StoreError> {
         let normalized = user_id.trim().to_ascii_lowercase();
         Ok(users::table
             .filter(users::realm.eq(realm))
@@ -114,6 +128,10 @@ impl Store {
     }
 
     pub fn find_user(&self, id: &str) -> Result<Option<User>, StoreError> {
-        Ok(users::table.find(id).select(User::as_select()).first(&mut self.conn()?).optional()?)
+        Ok(users::table
+            .find(id)
+            .select(User::as_select())
+            .first(&mut self.conn()?)
+            .optional()?)
     }
 }

@@ -51,26 +51,39 @@ impl Ui {
             let mut templates = Vec::new();
             for section in ["login"] {
                 let dir = path.join(section);
-                let Ok(files) = std::fs::read_dir(&dir) else { continue };
+                let Ok(files) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
                 for file in files.flatten() {
                     let file_name = file.file_name().to_string_lossy().to_string();
                     if file_name.ends_with(".html") {
-                        templates.push((file.path(), Some(format!("{name}/{section}/{file_name}"))));
+                        templates
+                            .push((file.path(), Some(format!("{name}/{section}/{file_name}"))));
                     }
                 }
             }
-            tera.add_template_files(templates).map_err(|e| fail(format!("theme {name}: {e}")))?;
+            tera.add_template_files(templates)
+                .map_err(|e| fail(format!("theme {name}: {e}")))?;
             let mut messages = HashMap::new();
             for locale in SUPPORTED_LOCALES {
-                let file = path.join("messages").join(format!("messages_{locale}.toml"));
-                let text = std::fs::read_to_string(&file).map_err(|e| fail(format!("{}: {e}", file.display())))?;
-                let parsed: Messages = toml::from_str(&text).map_err(|e| fail(format!("{}: {e}", file.display())))?;
+                let file = path
+                    .join("messages")
+                    .join(format!("messages_{locale}.toml"));
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| fail(format!("{}: {e}", file.display())))?;
+                let parsed: Messages =
+                    toml::from_str(&text).map_err(|e| fail(format!("{}: {e}", file.display())))?;
                 messages.insert(locale.to_string(), parsed);
             }
             let reference = &messages[SUPPORTED_LOCALES[0]];
             for locale in &SUPPORTED_LOCALES[1..] {
-                if let Some(missing) = reference.keys().find(|k| !messages[*locale].contains_key(*k)) {
-                    return Err(fail(format!("theme {name}: messages_{locale}.toml lacks \"{missing}\"")));
+                if let Some(missing) = reference
+                    .keys()
+                    .find(|k| !messages[*locale].contains_key(*k))
+                {
+                    return Err(fail(format!(
+                        "theme {name}: messages_{locale}.toml lacks \"{missing}\""
+                    )));
                 }
             }
             themes.insert(name, Theme { messages });
@@ -78,7 +91,11 @@ impl Ui {
         if themes.is_empty() {
             return Err(fail("no themes found".into()));
         }
-        Ok(Self { tera, themes, root: themes_dir.to_path_buf() })
+        Ok(Self {
+            tera,
+            themes,
+            root: themes_dir.to_path_buf(),
+        })
     }
 
     pub fn has_theme(&self, theme: &str) -> bool {
@@ -87,22 +104,39 @@ impl Ui {
 
     /// Where a theme's static files live (served under `/resources/<theme>/`).
     pub fn resources_dir(&self, theme: &str) -> Option<PathBuf> {
-        self.themes.contains_key(theme).then(|| self.root.join(theme).join("resources"))
+        self.themes
+            .contains_key(theme)
+            .then(|| self.root.join(theme).join("resources"))
     }
 
     pub fn messages(&self, theme: &str, locale: &str) -> Result<&Messages, UiError> {
-        let theme_data = self.themes.get(theme).ok_or_else(|| UiError::UnknownTheme(theme.to_string()))?;
-        Ok(theme_data.messages.get(locale).unwrap_or(&theme_data.messages[SUPPORTED_LOCALES[0]]))
+        let theme_data = self
+            .themes
+            .get(theme)
+            .ok_or_else(|| UiError::UnknownTheme(theme.to_string()))?;
+        Ok(theme_data
+            .messages
+            .get(locale)
+            .unwrap_or(&theme_data.messages[SUPPORTED_LOCALES[0]]))
     }
 
     /// One text, or the key itself when a theme lacks it.
     pub fn message(&self, theme: &str, locale: &str, key: &str) -> String {
-        self.messages(theme, locale).ok().and_then(|m| m.get(key).cloned()).unwrap_or_else(|| key.to_string())
+        self.messages(theme, locale)
+            .ok()
+            .and_then(|m| m.get(key).cloned())
+            .unwrap_or_else(|| key.to_string())
     }
 
     /// Renders `login/<page>.html` of a theme with the view model `page_model`. Templates
     /// see `msg` (the texts of the locale), `locale`, `theme`, and the model's fields.
-    pub fn render<M: Serialize>(&self, theme: &str, locale: &str, page: &str, page_model: &M) -> Result<String, UiError> {
+    pub fn render<M: Serialize>(
+        &self,
+        theme: &str,
+        locale: &str,
+        page: &str,
+        page_model: &M,
+    ) -> Result<String, UiError> {
         let messages = self.messages(theme, locale)?;
         let name = format!("{theme}/login/{page}.html");
         let mut context = tera::Context::new();
@@ -110,15 +144,26 @@ impl Ui {
         context.insert("locale", locale);
         context.insert("theme", theme);
         context.insert("page", page_model);
-        self.tera.render(&name, &context).map_err(|e| UiError::Render(name, format!("{e:?}")))
+        self.tera
+            .render(&name, &context)
+            .map_err(|e| UiError::Render(name, format!("{e:?}")))
     }
 }
 
 /// Picks the page language: an explicit choice (the language switch, then `ui_locales`), then
 /// the browser's `Accept-Language`, then the realm's default.
-pub fn negotiate_locale(choices: &[&str], accept_language: Option<&str>, default: &str) -> &'static str {
+pub fn negotiate_locale(
+    choices: &[&str],
+    accept_language: Option<&str>,
+    default: &str,
+) -> &'static str {
     let supported = |tag: &str| {
-        let primary = tag.split(['-', '_']).next().unwrap_or("").trim().to_ascii_lowercase();
+        let primary = tag
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         SUPPORTED_LOCALES.iter().copied().find(|l| *l == primary)
     };
     if let Some(found) = choices.iter().find_map(|c| supported(c)) {
@@ -131,13 +176,21 @@ pub fn negotiate_locale(choices: &[&str], accept_language: Option<&str>, default
                 let mut pieces = part.split(';');
                 let tag = pieces.next()?.trim();
                 let q = pieces
-                    .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                    .find_map(|p| {
+                        p.trim()
+                            .strip_prefix("q=")
+                            .and_then(|q| q.parse::<f32>().ok())
+                    })
                     .unwrap_or(1.0);
                 Some((q, tag))
             })
             .collect();
         ranked.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
-        if let Some(found) = ranked.iter().filter(|(q, _)| *q > 0.0).find_map(|(_, tag)| supported(tag)) {
+        if let Some(found) = ranked
+            .iter()
+            .filter(|(q, _)| *q > 0.0)
+            .find_map(|(_, tag)| supported(tag))
+        {
             return found;
         }
     }
@@ -152,7 +205,10 @@ mod tests {
     fn locale_negotiation() {
         assert_eq!(negotiate_locale(&["en"], Some("ja"), "ja"), "en");
         assert_eq!(negotiate_locale(&["fr", "en-US"], None, "ja"), "en");
-        assert_eq!(negotiate_locale(&[], Some("fr;q=0.9, en-GB;q=0.8, ja;q=0.1"), "ja"), "en");
+        assert_eq!(
+            negotiate_locale(&[], Some("fr;q=0.9, en-GB;q=0.8, ja;q=0.1"), "ja"),
+            "en"
+        );
         assert_eq!(negotiate_locale(&[], Some("fr"), "ja"), "ja");
         assert_eq!(negotiate_locale(&[], None, "en"), "en");
     }

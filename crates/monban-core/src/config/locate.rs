@@ -67,14 +67,18 @@ impl<'a> Node<'a> {
     fn table_like(self) -> Option<&'a dyn toml_edit::TableLike> {
         match self {
             Node::Item(item) => item.as_table_like(),
-            Node::Value(value) => value.as_inline_table().map(|t| t as &dyn toml_edit::TableLike),
+            Node::Value(value) => value
+                .as_inline_table()
+                .map(|t| t as &dyn toml_edit::TableLike),
             Node::Table(table) => Some(table as &dyn toml_edit::TableLike),
         }
     }
 
     fn element(self, index: usize) -> Option<Node<'a>> {
         match self {
-            Node::Item(toml_edit::Item::ArrayOfTables(tables)) => tables.get(index).map(Node::Table),
+            Node::Item(toml_edit::Item::ArrayOfTables(tables)) => {
+                tables.get(index).map(Node::Table)
+            }
             Node::Item(toml_edit::Item::Value(toml_edit::Value::Array(array)))
             | Node::Value(toml_edit::Value::Array(array)) => array.get(index).map(Node::Value),
             _ => None,

@@ -8,9 +8,8 @@ mod server;
 
 pub use locate::FieldPath;
 pub use realm::{
-    SUPPORTED_LOCALES,
     parse_realms, ClientAuthentication, ClientConfig, LockoutPolicy, RealmConfig, SigningAlgorithm,
-    TokenLifetimes,
+    TokenLifetimes, SUPPORTED_LOCALES,
 };
 pub use server::{
     Argon2Settings, EncryptionKeySource, ServerConfig, ServerOverrides, SmtpConfig, SmtpSecurity,
@@ -32,7 +31,11 @@ pub struct ConfigProblem {
 impl fmt::Display for ConfigProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
-            Some(line) => write!(f, "{}:{}: {}: {}", self.file, line, self.field, self.message),
+            Some(line) => write!(
+                f,
+                "{}:{}: {}: {}",
+                self.file, line, self.field, self.message
+            ),
             None => write!(f, "{}: {}: {}", self.file, self.field, self.message),
         }
     }
@@ -64,7 +67,12 @@ pub(crate) struct ProblemSink<'a> {
 
 impl<'a> ProblemSink<'a> {
     pub(crate) fn new(file: &'a str, text: &'a str) -> Self {
-        Self { file, text, document: toml_edit::Document::parse(text).ok(), problems: Vec::new() }
+        Self {
+            file,
+            text,
+            document: toml_edit::Document::parse(text).ok(),
+            problems: Vec::new(),
+        }
     }
 
     pub(crate) fn report(&mut self, path: &FieldPath, message: impl Into<String>) {
@@ -95,7 +103,10 @@ pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
         let (line, field) = match error.span() {
             Some(span) => {
                 let line = locate::line_of(text, span.start);
-                (Some(line), locate::key_on_line(text, line).unwrap_or_else(|| "-".into()))
+                (
+                    Some(line),
+                    locate::key_on_line(text, line).unwrap_or_else(|| "-".into()),
+                )
             }
             None => (None, "-".into()),
         };

@@ -220,13 +220,22 @@ impl RealmConfig {
         let root = FieldPath::root();
         let name_ok = !self.name.is_empty()
             && self.name.len() <= 64
-            && self.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
         if !name_ok {
-            sink.report(&root.key("name"), "use 1-64 lowercase letters, digits, '-' or '_'");
+            sink.report(
+                &root.key("name"),
+                "use 1-64 lowercase letters, digits, '-' or '_'",
+            );
         } else if self.name != expected_name {
             sink.report(
                 &root.key("name"),
-                format!("is \"{}\" but the file is named \"{expected_name}.toml\"", self.name),
+                format!(
+                    "is \"{}\" but the file is named \"{expected_name}.toml\"",
+                    self.name
+                ),
             );
         }
         if self.display_title.trim().is_empty() {
@@ -253,13 +262,19 @@ impl RealmConfig {
             sink.report(&lockout.key("wait_increment_seconds"), "must be positive");
         }
         if self.lockout.max_wait_seconds < self.lockout.wait_increment_seconds {
-            sink.report(&lockout.key("max_wait_seconds"), "must be at least wait_increment_seconds");
+            sink.report(
+                &lockout.key("max_wait_seconds"),
+                "must be at least wait_increment_seconds",
+            );
         }
         let mut seen = HashSet::new();
         for (index, client) in self.clients.iter_mut().enumerate() {
             let path = root.key("clients").index(index);
             if !seen.insert(client.client_id.clone()) {
-                sink.report(&path.key("client_id"), format!("\"{}\" is used twice", client.client_id));
+                sink.report(
+                    &path.key("client_id"),
+                    format!("\"{}\" is used twice", client.client_id),
+                );
             }
             validate_client(client, &path, env, sink);
         }
@@ -279,18 +294,30 @@ impl RealmConfig {
             }
         }
         for (field, value) in [
-            ("sso_idle_remember_me_seconds", t.sso_idle_remember_me_seconds),
+            (
+                "sso_idle_remember_me_seconds",
+                t.sso_idle_remember_me_seconds,
+            ),
             ("sso_max_remember_me_seconds", t.sso_max_remember_me_seconds),
         ] {
             if value < 0 {
-                sink.report(&path.key(field), "must be 0 (same as without remember-me) or positive");
+                sink.report(
+                    &path.key(field),
+                    "must be 0 (same as without remember-me) or positive",
+                );
             }
         }
         if t.authorization_code_seconds > 600 {
-            sink.report(&path.key("authorization_code_seconds"), "must be at most 600 (RFC 6749 §4.1.2)");
+            sink.report(
+                &path.key("authorization_code_seconds"),
+                "must be at most 600 (RFC 6749 §4.1.2)",
+            );
         }
         if t.sso_idle_seconds > t.sso_max_seconds {
-            sink.report(&path.key("sso_idle_seconds"), "must not exceed sso_max_seconds");
+            sink.report(
+                &path.key("sso_idle_seconds"),
+                "must not exceed sso_max_seconds",
+            );
         }
     }
 }
@@ -303,16 +330,23 @@ fn validate_client(
 ) {
     let id_ok = !client.client_id.is_empty()
         && client.client_id.len() <= 255
-        && client.client_id.chars().all(|c| c.is_ascii_graphic() && c != ':');
+        && client
+            .client_id
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != ':');
     if !id_ok {
-        sink.report(&path.key("client_id"), "use 1-255 visible ASCII characters without ':'");
+        sink.report(
+            &path.key("client_id"),
+            "use 1-255 visible ASCII characters without ':'",
+        );
     }
     match (client.public, &client.secret, &client.secret_env) {
         (true, None, None) => {}
         (true, _, _) => sink.report(&path.key("public"), "a public client has no secret"),
-        (false, Some(_), Some(_)) => {
-            sink.report(&path.key("secret_env"), "give either `secret` or `secret_env`, not both")
-        }
+        (false, Some(_), Some(_)) => sink.report(
+            &path.key("secret_env"),
+            "give either `secret` or `secret_env`, not both",
+        ),
         (false, Some(secret), None) => {
             if secret.len() < 16 {
                 sink.report(&path.key("secret"), "must be at least 16 characters");
@@ -414,7 +448,10 @@ base_url = "http://localhost:8081/"
         assert_eq!(realm.tokens.authorization_code_seconds, 60);
         assert_eq!(realm.tokens.sso(false), (1800, 36_000));
         let client = realm.client("portal").unwrap();
-        assert_eq!(client.authentication(), ClientAuthentication::Secret("0123456789abcdef"));
+        assert_eq!(
+            client.authentication(),
+            ClientAuthentication::Secret("0123456789abcdef")
+        );
         assert!(!client.pkce_required());
         assert_eq!(client.id_token_signed_response_alg, SigningAlgorithm::RS256);
     }
@@ -422,17 +459,34 @@ base_url = "http://localhost:8081/"
     #[test]
     fn each_problem_names_line_and_field() {
         let text = GOOD
-            .replace("\"http://localhost:8081/callback\"", "\"http://localhost:8081/callback\", \"/relative\"")
+            .replace(
+                "\"http://localhost:8081/callback\"",
+                "\"http://localhost:8081/callback\", \"/relative\"",
+            )
             .replace("name = \"demo\"", "name = \"other\"");
         let problems = RealmConfig::parse("realms/demo.toml", &text, "demo", &no_env).unwrap_err();
         let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        assert!(rendered.contains(&"realms/demo.toml:2: name: is \"other\" but the file is named \"demo.toml\"".to_string()), "{rendered:?}");
-        assert!(rendered.iter().any(|p| p.starts_with("realms/demo.toml:8: clients[0].redirect_uris[1]:")), "{rendered:?}");
+        assert!(
+            rendered.contains(
+                &"realms/demo.toml:2: name: is \"other\" but the file is named \"demo.toml\""
+                    .to_string()
+            ),
+            "{rendered:?}"
+        );
+        assert!(
+            rendered
+                .iter()
+                .any(|p| p.starts_with("realms/demo.toml:8: clients[0].redirect_uris[1]:")),
+            "{rendered:?}"
+        );
     }
 
     #[test]
     fn type_errors_are_located() {
-        let text = GOOD.replace("display_title = \"デモ健保加入者ページ\"", "display_title = 12");
+        let text = GOOD.replace(
+            "display_title = \"デモ健保加入者ページ\"",
+            "display_title = 12",
+        );
         let problems = RealmConfig::parse("demo.toml", &text, "demo", &no_env).unwrap_err();
         assert_eq!(problems[0].line, Some(3));
         assert_eq!(problems[0].field, "display_title");
@@ -440,8 +494,12 @@ base_url = "http://localhost:8081/"
 
     #[test]
     fn secrets_from_the_environment() {
-        let text = GOOD.replace("secret = \"0123456789abcdef\"", "secret_env = \"PORTAL_SECRET\"");
-        let env = |name: &str| (name == "PORTAL_SECRET").then(|| "from-the-environment".to_string());
+        let text = GOOD.replace(
+            "secret = \"0123456789abcdef\"",
+            "secret_env = \"PORTAL_SECRET\"",
+        );
+        let env =
+            |name: &str| (name == "PORTAL_SECRET").then(|| "from-the-environment".to_string());
         let realm = RealmConfig::parse("demo.toml", &text, "demo", &env).unwrap();
         assert_eq!(
             realm.client("portal").unwrap().authentication(),

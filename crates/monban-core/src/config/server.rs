@@ -155,11 +155,17 @@ impl ServerConfig {
     fn validate(&self, sink: &mut ProblemSink<'_>) {
         let root = FieldPath::root();
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
-            sink.report(&root.key("listen"), "must be an address and port, e.g. 127.0.0.1:8080");
+            sink.report(
+                &root.key("listen"),
+                "must be an address and port, e.g. 127.0.0.1:8080",
+            );
         }
         match url::Url::parse(&self.public_url) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.query().is_none() => {}
-            _ => sink.report(&root.key("public_url"), "must be an http(s) URL without a query"),
+            _ => sink.report(
+                &root.key("public_url"),
+                "must be an http(s) URL without a query",
+            ),
         }
         if !(self.database_url.starts_with("sqlite:")
             || self.database_url.starts_with("postgres://")
@@ -172,7 +178,10 @@ impl ServerConfig {
         }
         let key = root.key("encryption_key");
         if self.encryption_key.env.is_none() && self.encryption_key.file.is_none() {
-            sink.report(&key, "name an `env` variable or a `file` holding the 32-byte key");
+            sink.report(
+                &key,
+                "name an `env` variable or a `file` holding the 32-byte key",
+            );
         }
         let hashing = root.key("password_hashing");
         if self.password_hashing.memory_kib < 8 * 1024 {
@@ -205,7 +214,6 @@ impl ServerConfig {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,11 +234,22 @@ mod tests {
 
     #[test]
     fn problems_name_line_and_field() {
-        let text = "listen = \"nowhere\"\ndatabase_url = \"mysql://x\"\n[encryption_key]\nenv = \"K\"\n";
+        let text =
+            "listen = \"nowhere\"\ndatabase_url = \"mysql://x\"\n[encryption_key]\nenv = \"K\"\n";
         let problems = ServerConfig::parse("monban.toml", text, &Default::default()).unwrap_err();
         let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        assert!(rendered.iter().any(|p| p.starts_with("monban.toml:1: listen:")), "{rendered:?}");
-        assert!(rendered.iter().any(|p| p.starts_with("monban.toml:2: database_url:")), "{rendered:?}");
+        assert!(
+            rendered
+                .iter()
+                .any(|p| p.starts_with("monban.toml:1: listen:")),
+            "{rendered:?}"
+        );
+        assert!(
+            rendered
+                .iter()
+                .any(|p| p.starts_with("monban.toml:2: database_url:")),
+            "{rendered:?}"
+        );
     }
 
     #[test]

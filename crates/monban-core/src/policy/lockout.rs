@@ -62,7 +62,12 @@ mod tests {
     use super::*;
 
     fn policy() -> LockoutPolicy {
-        LockoutPolicy { max_failures: 3, wait_increment_seconds: 60, max_wait_seconds: 150, ..Default::default() }
+        LockoutPolicy {
+            max_failures: 3,
+            wait_increment_seconds: 60,
+            max_wait_seconds: 150,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -83,12 +88,20 @@ mod tests {
         for t in 200..=205 {
             state = state.after_failure(&policy, t);
         }
-        assert_eq!(state.locked_until, Some(205 + 150), "capped at max_wait_seconds");
+        assert_eq!(
+            state.locked_until,
+            Some(205 + 150),
+            "capped at max_wait_seconds"
+        );
     }
 
     #[test]
     fn permanent_lockout_after_temporary_ones() {
-        let policy = LockoutPolicy { permanent_lockout: true, max_temporary_lockouts: 1, ..policy() };
+        let policy = LockoutPolicy {
+            permanent_lockout: true,
+            max_temporary_lockouts: 1,
+            ..policy()
+        };
         let mut state = LockoutState::default();
         for t in 1..=3 {
             state = state.after_failure(&policy, t);
@@ -98,13 +111,18 @@ mod tests {
             state = state.after_failure(&policy, t);
         }
         assert!(state.permanently_locked);
-        assert_eq!(state.verdict(&policy, 1_000_000), LoginAttemptVerdict::Locked);
+        assert_eq!(
+            state.verdict(&policy, 1_000_000),
+            LoginAttemptVerdict::Locked
+        );
     }
 
     #[test]
     fn old_failures_are_forgotten() {
         let policy = policy();
-        let state = LockoutState::default().after_failure(&policy, 0).after_failure(&policy, 1);
+        let state = LockoutState::default()
+            .after_failure(&policy, 0)
+            .after_failure(&policy, 1);
         let later = state.after_failure(&policy, 1 + policy.failure_reset_seconds + 1);
         assert_eq!(later.failures, 1);
     }

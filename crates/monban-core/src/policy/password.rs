@@ -65,10 +65,14 @@ impl PasswordPolicy {
         }
         let length = candidate.chars().count();
         if length < self.min_length {
-            found.push(PasswordViolation::TooShort { min: self.min_length });
+            found.push(PasswordViolation::TooShort {
+                min: self.min_length,
+            });
         }
         if length > self.max_length {
-            found.push(PasswordViolation::TooLong { max: self.max_length });
+            found.push(PasswordViolation::TooLong {
+                max: self.max_length,
+            });
         }
         if !candidate
             .chars()
@@ -99,7 +103,11 @@ impl PasswordPolicy {
         if self.max_length > 1024 {
             problems.push(("max_length", "must be at most 1024".to_string()));
         }
-        if self.allowed_symbols.chars().any(|c| !c.is_ascii_punctuation()) {
+        if self
+            .allowed_symbols
+            .chars()
+            .any(|c| !c.is_ascii_punctuation())
+        {
             problems.push(("allowed_symbols", "may list only ASCII symbols".to_string()));
         }
         problems
@@ -114,20 +122,37 @@ mod tests {
     fn the_manuals_examples() {
         let policy = PasswordPolicy::default();
         assert!(policy.violations("d00000000", "daiwauser1").is_empty());
-        assert_eq!(policy.violations("Daiwauser", "x"), vec![PasswordViolation::NoDigit]);
+        assert_eq!(
+            policy.violations("Daiwauser", "x"),
+            vec![PasswordViolation::NoDigit]
+        );
     }
 
     #[test]
     fn each_rule_on_its_own() {
         let policy = PasswordPolicy::default();
-        assert_eq!(policy.violations("a1", "x"), vec![PasswordViolation::TooShort { min: 8 }]);
+        assert_eq!(
+            policy.violations("a1", "x"),
+            vec![PasswordViolation::TooShort { min: 8 }]
+        );
         assert_eq!(
             policy.violations(&format!("a1{}", "b".repeat(63)), "x"),
             vec![PasswordViolation::TooLong { max: 64 }]
         );
-        assert_eq!(policy.violations("abcd1234あ", "x"), vec![PasswordViolation::ForbiddenCharacters]);
-        assert_eq!(policy.violations("12345678", "x"), vec![PasswordViolation::NoLetter]);
-        assert_eq!(policy.violations("member001", "Member001"), vec![PasswordViolation::SameAsUserId]);
-        assert!(policy.violations("a1!\"#$%&'()*=~|`{+}<>?_-^@[;:],./\\", "x").is_empty());
+        assert_eq!(
+            policy.violations("abcd1234あ", "x"),
+            vec![PasswordViolation::ForbiddenCharacters]
+        );
+        assert_eq!(
+            policy.violations("12345678", "x"),
+            vec![PasswordViolation::NoLetter]
+        );
+        assert_eq!(
+            policy.violations("member001", "Member001"),
+            vec![PasswordViolation::SameAsUserId]
+        );
+        assert!(policy
+            .violations("a1!\"#$%&'()*=~|`{+}<>?_-^@[;:],./\\", "x")
+            .is_empty());
     }
 }

@@ -12,14 +12,48 @@ pub struct UserIdPolicy {
 
 impl Default for UserIdPolicy {
     fn default() -> Self {
-        Self { min_length: 8, max_length: 13, allowed_symbols: "-_.@".into() }
+        Self {
+            min_length: 8,
+            max_length: 13,
+            allowed_symbols: "-_.@".into(),
+        }
     }
 }
 
 /// The characters listed to members behind "利用不可文字一覧を見る".
 pub const LISTED_FORBIDDEN_CHARACTERS: &[&str] = &[
-    "<", ">", "&", "\"", "'", "space", "tab", "newline", "vertical tab", "$", "%", "!", "#", "?",
-    "§", ",", ";", ":", "*", "~", "/", "\\", "|", "^", "=", "[", "]", "{", "}", "(", ")", "`",
+    "<",
+    ">",
+    "&",
+    "\"",
+    "'",
+    "space",
+    "tab",
+    "newline",
+    "vertical tab",
+    "$",
+    "%",
+    "!",
+    "#",
+    "?",
+    "§",
+    ",",
+    ";",
+    ":",
+    "*",
+    "~",
+    "/",
+    "\\",
+    "|",
+    "^",
+    "=",
+    "[",
+    "]",
+    "{",
+    "}",
+    "(",
+    ")",
+    "`",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,10 +88,14 @@ impl UserIdPolicy {
         let mut found = Vec::new();
         let length = user_id.chars().count();
         if length < self.min_length {
-            found.push(UserIdViolation::TooShort { min: self.min_length });
+            found.push(UserIdViolation::TooShort {
+                min: self.min_length,
+            });
         }
         if length > self.max_length {
-            found.push(UserIdViolation::TooLong { max: self.max_length });
+            found.push(UserIdViolation::TooLong {
+                max: self.max_length,
+            });
         }
         if !self.characters_allowed(user_id) {
             found.push(UserIdViolation::ForbiddenCharacters);
@@ -66,7 +104,9 @@ impl UserIdPolicy {
     }
 
     pub fn characters_allowed(&self, user_id: &str) -> bool {
-        user_id.chars().all(|c| c.is_ascii_alphanumeric() || self.allowed_symbols.contains(c))
+        user_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || self.allowed_symbols.contains(c))
     }
 
     pub(crate) fn problems(&self) -> Vec<(&'static str, String)> {
@@ -80,12 +120,14 @@ impl UserIdPolicy {
         if self.max_length > 255 {
             problems.push(("max_length", "must be at most 255".to_string()));
         }
-        if let Some(bad) = self
-            .allowed_symbols
-            .chars()
-            .find(|c| !c.is_ascii_punctuation() || LISTED_FORBIDDEN_CHARACTERS.contains(&c.to_string().as_str()))
-        {
-            problems.push(("allowed_symbols", format!("'{bad}' cannot be allowed in user IDs")));
+        if let Some(bad) = self.allowed_symbols.chars().find(|c| {
+            !c.is_ascii_punctuation()
+                || LISTED_FORBIDDEN_CHARACTERS.contains(&c.to_string().as_str())
+        }) {
+            problems.push((
+                "allowed_symbols",
+                format!("'{bad}' cannot be allowed in user IDs"),
+            ));
         }
         problems
     }
@@ -99,10 +141,26 @@ mod tests {
     fn defaults_follow_the_manual() {
         let policy = UserIdPolicy::default();
         assert!(policy.violations("taro.y_01@x").is_empty());
-        assert_eq!(policy.violations("short"), vec![UserIdViolation::TooShort { min: 8 }]);
-        assert_eq!(policy.violations("abcdefghijklmn"), vec![UserIdViolation::TooLong { max: 13 }]);
-        for bad in ["abcdefg<h", "abcd efgh", "abcdefg#h", "abcdefg§h", "abcdefgあ"] {
-            assert_eq!(policy.violations(bad), vec![UserIdViolation::ForbiddenCharacters], "{bad}");
+        assert_eq!(
+            policy.violations("short"),
+            vec![UserIdViolation::TooShort { min: 8 }]
+        );
+        assert_eq!(
+            policy.violations("abcdefghijklmn"),
+            vec![UserIdViolation::TooLong { max: 13 }]
+        );
+        for bad in [
+            "abcdefg<h",
+            "abcd efgh",
+            "abcdefg#h",
+            "abcdefg§h",
+            "abcdefgあ",
+        ] {
+            assert_eq!(
+                policy.violations(bad),
+                vec![UserIdViolation::ForbiddenCharacters],
+                "{bad}"
+            );
         }
         assert_eq!(UserIdPolicy::normalize(" Taro.Yamada "), "taro.yamada");
     }

@@ -14,8 +14,19 @@ pub fn realm_path(realm: &str) -> String {
     format!("/realms/{realm}/")
 }
 
-pub fn build(name: &'static str, value: String, path: String, secure: bool, max_age: Option<i64>) -> Cookie<'static> {
-    let mut cookie = Cookie::build(name, value).path(path).http_only(true).same_site(SameSite::Lax).secure(secure).finish();
+pub fn build(
+    name: &'static str,
+    value: String,
+    path: String,
+    secure: bool,
+    max_age: Option<i64>,
+) -> Cookie<'static> {
+    let mut cookie = Cookie::build(name, value)
+        .path(path)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .finish();
     if let Some(seconds) = max_age {
         cookie.set_max_age(Duration::seconds(seconds));
     }

@@ -21,11 +21,15 @@ pub fn query(req: &HttpRequest) -> Option<Params> {
 
 /// A form body's pairs, or `None` when it is not `application/x-www-form-urlencoded` or unreadable.
 pub fn form(req: &HttpRequest, body: &[u8]) -> Option<Params> {
-    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let is_form = content_type
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let is_form = content_type.split(';').next().is_some_and(|t| {
+        t.trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    });
     if !is_form || body.len() > MAX_FORM_BYTES {
         return None;
     }
@@ -34,7 +38,11 @@ pub fn form(req: &HttpRequest, body: &[u8]) -> Option<Params> {
 
 /// The first value of a parameter, if present and not empty.
 pub fn first<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
 }
 
 /// The client's address as the socket saw it (no proxy headers are trusted).

@@ -12,19 +12,46 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
         .service(
             web::scope("/realms/{realm}")
-                .route("/.well-known/openid-configuration", web::get().to(oidc::discovery))
+                .route(
+                    "/.well-known/openid-configuration",
+                    web::get().to(oidc::discovery),
+                )
                 .route("/protocol/openid-connect/certs", web::get().to(oidc::certs))
-                .route("/protocol/openid-connect/auth", web::get().to(oidc::authorize))
-                .route("/protocol/openid-connect/auth", web::post().to(oidc::authorize_post))
-                .route("/protocol/openid-connect/token", web::post().to(oidc::token))
-                .route("/protocol/openid-connect/userinfo", web::get().to(oidc::userinfo))
-                .route("/protocol/openid-connect/userinfo", web::post().to(oidc::userinfo))
+                .route(
+                    "/protocol/openid-connect/auth",
+                    web::get().to(oidc::authorize),
+                )
+                .route(
+                    "/protocol/openid-connect/auth",
+                    web::post().to(oidc::authorize_post),
+                )
+                .route(
+                    "/protocol/openid-connect/token",
+                    web::post().to(oidc::token),
+                )
+                .route(
+                    "/protocol/openid-connect/userinfo",
+                    web::get().to(oidc::userinfo),
+                )
+                .route(
+                    "/protocol/openid-connect/userinfo",
+                    web::post().to(oidc::userinfo),
+                )
                 .route("/login-actions/authenticate", web::get().to(login::show))
                 .route("/login-actions/authenticate", web::post().to(login::submit))
-                .route("/login-actions/forgot-password", web::get().to(login::recovery))
-                .route("/login-actions/forgot-user-id", web::get().to(login::recovery)),
+                .route(
+                    "/login-actions/forgot-password",
+                    web::get().to(login::recovery),
+                )
+                .route(
+                    "/login-actions/forgot-user-id",
+                    web::get().to(login::recovery),
+                ),
         )
-        .route("/resources/{theme}/{path:.*}", web::get().to(resources::serve))
+        .route(
+            "/resources/{theme}/{path:.*}",
+            web::get().to(resources::serve),
+        )
         .route("/health", web::get().to(resources::health))
         .default_service(web::to(pages::not_found));
 }

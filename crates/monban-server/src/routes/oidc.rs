@@ -15,7 +15,9 @@ use serde::Serialize;
 use serde_json::json;
 
 fn json_response(status: StatusCode, body: &serde_json::Value) -> HttpResponse {
-    headers::secure(&mut HttpResponse::build(status)).content_type("application/json").body(body.to_string())
+    headers::secure(&mut HttpResponse::build(status))
+        .content_type("application/json")
+        .body(body.to_string())
 }
 
 fn unknown_realm() -> HttpResponse {
@@ -46,18 +48,30 @@ pub async fn certs(path: web::Path<String>, state: web::Data<AppState>) -> HttpR
             .body(jwks.to_string()),
         other => {
             log_failure("jwks", other);
-            json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({"error": "server_error"}))
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({"error": "server_error"}),
+            )
         }
     }
 }
 
-pub async fn authorize(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+pub async fn authorize(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let params = params::query(&req);
     authorize_with(req, &path, state, params).await
 }
 
 /// OIDC Core §3.1.2.1: the authorization endpoint also accepts POST.
-pub async fn authorize_post(req: HttpRequest, path: web::Path<String>, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+pub async fn authorize_post(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let params = params::form(&req, &body);
     authorize_with(req, &path, state, params).await
 }
@@ -72,14 +86,32 @@ async fn authorize_with(
         return pages::not_found(req, state).await;
     };
     let error_page = |message_key| {
-        pages::message(&state, &req, realm, StatusCode::BAD_REQUEST, MessagePage { title_key: "error_title", message_key, is_error: true, back_url: None })
+        pages::message(
+            &state,
+            &req,
+            realm,
+            StatusCode::BAD_REQUEST,
+            MessagePage {
+                title_key: "error_title",
+                message_key,
+                is_error: true,
+                back_url: None,
+            },
+        )
     };
-    let Some(params) = params else { return error_page("error_invalid_request") };
+    let Some(params) = params else {
+        return error_page("error_invalid_request");
+    };
     let request = match parse_authorization_request(realm, &params) {
         Ok(request) => request,
         Err(AuthorizeRejection::ErrorPage(reason)) => return error_page(reason.message_key()),
         Err(AuthorizeRejection::Redirect(error)) => {
-            return deliver(&state, &req, realm, &state.provider.error_response(&realm.name, &error));
+            return deliver(
+                &state,
+                &req,
+                realm,
+                &state.provider.error_response(&realm.name, &error),
+            );
         }
     };
 
@@ -90,7 +122,9 @@ async fn authorize_with(
     };
     let now = state.clock.now();
     if let Some(session) = session {
-        let fresh_enough = request.max_age.is_none_or(|age| now - session.auth_time <= age);
+        let fresh_enough = request
+            .max_age
+            .is_none_or(|age| now - session.auth_time <= age);
         if !request.prompt_login && fresh_enough {
             return issue_code_and_deliver(&state, &req, realm, request, session).await;
         }
@@ -103,13 +137,22 @@ async fn authorize_with(
             description: "the member must log in".into(),
             state: request.state.clone(),
         };
-        return deliver(&state, &req, realm, &state.provider.error_response(&realm.name, &error));
+        return deliver(
+            &state,
+            &req,
+            realm,
+            &state.provider.error_response(&realm.name, &error),
+        );
     }
     start_login(&state, &req, realm, request).await
 }
 
 /// The SSO session behind the request's cookie, if it is alive.
-pub async fn current_sso_session(state: &web::Data<AppState>, req: &HttpRequest, realm: &RealmConfig) -> Result<Option<SsoSession>, HttpResponse> {
+pub async fn current_sso_session(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    realm: &RealmConfig,
+) -> Result<Option<SsoSession>, HttpResponse> {
     let Some(cookie) = req.cookie(cookies::SESSION).map(|c| c.value().to_string()) else {
         return Ok(None);
     };
@@ -130,29 +173,48 @@ pub async fn current_sso_session(state: &web::Data<AppState>, req: &HttpRequest,
 }
 
 /// Opens an auth session for the request and sends the browser to the login form.
-async fn start_login(state: &web::Data<AppState>, req: &HttpRequest, realm: &RealmConfig, request: AuthorizationRequest) -> HttpResponse {
-    let existing_key = req.cookie(cookies::BROWSER).map(|c| c.value().to_string()).filter(|v| v.len() >= 32);
+async fn start_login(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    realm: &RealmConfig,
+    request: AuthorizationRequest,
+) -> HttpResponse {
+    let existing_key = req
+        .cookie(cookies::BROWSER)
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() >= 32);
     let browser_key = existing_key.clone().unwrap_or_else(random_token);
-    let session_id = random_token();
     let client_id = request.client_id.clone();
     let worker = state.clone();
     let realm_name = realm.name.clone();
     let lifetime = realm.tokens.login_seconds;
     let key = browser_key.clone();
-    let id = session_id.clone();
     let created = web::block(move || {
-        let flows = FlowStore { store: &worker.store };
-        flows.create(&realm_name, request, &key, id, random_token(), worker.clock.now(), lifetime)
+        let flows = FlowStore {
+            store: &worker.store,
+        };
+        flows.create(&realm_name, request, &key, worker.clock.now(), lifetime)
     })
     .await;
-    if !matches!(created, Ok(Ok(_))) {
-        log_failure("starting a login", created);
-        return pages::server_error();
-    }
+    let session_id = match created {
+        Ok(Ok(session)) => session.id,
+        other => {
+            log_failure("starting a login", other);
+            return pages::server_error();
+        }
+    };
     let location = login_url(&realm.name, &session_id, &client_id);
-    let mut response = headers::secure(&mut HttpResponse::Found()).insert_header(("location", location)).finish();
+    let mut response = headers::secure(&mut HttpResponse::Found())
+        .insert_header(("location", location))
+        .finish();
     if existing_key.is_none() {
-        let cookie = cookies::build(cookies::BROWSER, browser_key, cookies::realm_path(&realm.name), state.secure_cookies, None);
+        let cookie = cookies::build(
+            cookies::BROWSER,
+            browser_key,
+            cookies::realm_path(&realm.name),
+            state.secure_cookies,
+            None,
+        );
         let _ = response.add_cookie(&cookie);
     }
     response
@@ -206,24 +268,51 @@ struct FormField {
 }
 
 /// Sends an authorization response the way the client asked: a redirect, or an auto-posting form.
-pub fn deliver(state: &AppState, req: &HttpRequest, realm: &RealmConfig, response: &AuthorizationResponse) -> HttpResponse {
+pub fn deliver(
+    state: &AppState,
+    req: &HttpRequest,
+    realm: &RealmConfig,
+    response: &AuthorizationResponse,
+) -> HttpResponse {
     match response.mode {
-        ResponseMode::Query => headers::secure(&mut HttpResponse::Found()).insert_header(("location", response.query_url())).finish(),
+        ResponseMode::Query => headers::secure(&mut HttpResponse::Found())
+            .insert_header(("location", response.query_url()))
+            .finish(),
         ResponseMode::FormPost => {
             let nonce = random_token();
             let page = FormPostPage {
                 redirect_uri: response.redirect_uri.clone(),
-                fields: response.params.iter().map(|(name, value)| FormField { name: name.clone(), value: value.clone() }).collect(),
+                fields: response
+                    .params
+                    .iter()
+                    .map(|(name, value)| FormField {
+                        name: name.clone(),
+                        value: value.clone(),
+                    })
+                    .collect(),
                 script_nonce: nonce.clone(),
             };
             let locale = pages::locale_for(req, realm, &[]);
             let model = pages::frame(realm, Vec::new(), page);
-            pages::render(state, realm, locale, "form_post", StatusCode::OK, &model, Some(&nonce))
+            pages::render(
+                state,
+                realm,
+                locale,
+                "form_post",
+                StatusCode::OK,
+                &model,
+                Some(&nonce),
+            )
         }
     }
 }
 
-pub async fn token(req: HttpRequest, path: web::Path<String>, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+pub async fn token(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     if state.realm(&path).is_none() {
         return unknown_realm();
     }
@@ -233,42 +322,77 @@ pub async fn token(req: HttpRequest, path: web::Path<String>, body: web::Bytes, 
             &json!({"error": "invalid_request", "error_description": "send an application/x-www-form-urlencoded body"}),
         );
     };
-    let authorization = req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let authorization = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let worker = state.clone();
     let realm_name = path.into_inner();
     let outcome = web::block(move || {
         let realm = worker.realm(&realm_name).expect("realm exists");
-        worker.provider.token(realm, &TokenRequest { params: &params, authorization: authorization.as_deref() })
+        worker.provider.token(
+            realm,
+            &TokenRequest {
+                params: &params,
+                authorization: authorization.as_deref(),
+            },
+        )
     })
     .await;
     match outcome {
-        Ok(Ok(tokens)) => json_response(StatusCode::OK, &serde_json::to_value(&tokens).unwrap_or_default()),
+        Ok(Ok(tokens)) => json_response(
+            StatusCode::OK,
+            &serde_json::to_value(&tokens).unwrap_or_default(),
+        ),
         Ok(Err(error)) => {
             if error.status >= 500 {
                 tracing::error!(error = error.error, "token endpoint failed");
             }
             let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
             let mut response = json_response(status, &error.body());
-            if let Some(challenge) = error.www_authenticate.as_deref().and_then(|c| c.parse().ok()) {
-                response.headers_mut().insert(actix_web::http::header::WWW_AUTHENTICATE, challenge);
+            if let Some(challenge) = error
+                .www_authenticate
+                .as_deref()
+                .and_then(|c| c.parse().ok())
+            {
+                response
+                    .headers_mut()
+                    .insert(actix_web::http::header::WWW_AUTHENTICATE, challenge);
             }
             response
         }
         Err(error) => {
             tracing::error!(%error, "token endpoint worker failed");
-            json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({"error": "server_error"}))
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({"error": "server_error"}),
+            )
         }
     }
 }
 
-pub async fn userinfo(req: HttpRequest, path: web::Path<String>, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+pub async fn userinfo(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     if state.realm(&path).is_none() {
         return unknown_realm();
     }
-    let header = req.headers().get("authorization").and_then(|v| v.to_str().ok());
-    let from_header = header.and_then(|h| h.get(..7).filter(|p| p.eq_ignore_ascii_case("bearer ")).map(|_| h[7..].trim().to_string()));
+    let header = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let from_header = header.and_then(|h| {
+        h.get(..7)
+            .filter(|p| p.eq_ignore_ascii_case("bearer "))
+            .map(|_| h[7..].trim().to_string())
+    });
     // RFC 6750 §2.2: a form-encoded body may carry the token instead.
-    let from_body = params::form(&req, &body).and_then(|p| params::first(&p, "access_token").map(str::to_string));
+    let from_body = params::form(&req, &body)
+        .and_then(|p| params::first(&p, "access_token").map(str::to_string));
     let token = from_header.or(from_body);
     let realm_name = path.into_inner();
     let worker = state.clone();
@@ -283,7 +407,9 @@ pub async fn userinfo(req: HttpRequest, path: web::Path<String>, body: web::Byte
             Some(error) => format!("Bearer realm=\"{realm_name}\", error=\"{error}\""),
             None => format!("Bearer realm=\"{realm_name}\""),
         };
-        headers::secure(&mut HttpResponse::Unauthorized()).insert_header(("www-authenticate", value)).finish()
+        headers::secure(&mut HttpResponse::Unauthorized())
+            .insert_header(("www-authenticate", value))
+            .finish()
     };
     match outcome {
         Ok(Ok(claims)) => json_response(StatusCode::OK, &claims),
@@ -291,13 +417,19 @@ pub async fn userinfo(req: HttpRequest, path: web::Path<String>, body: web::Byte
         Ok(Err(BearerError::InvalidToken)) => challenge(Some("invalid_token")),
         other => {
             log_failure("userinfo", other.map(|r| r.map_err(|_| "server error")));
-            json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({"error": "server_error"}))
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({"error": "server_error"}),
+            )
         }
     }
 }
 
 /// Logs why a blocking call failed, without the payload of a success.
-pub fn log_failure<T, E: std::fmt::Display>(what: &str, outcome: Result<Result<T, E>, actix_web::error::BlockingError>) {
+pub fn log_failure<T, E: std::fmt::Display>(
+    what: &str,
+    outcome: Result<Result<T, E>, actix_web::error::BlockingError>,
+) {
     match outcome {
         Ok(Ok(_)) => {}
         Ok(Err(error)) => tracing::error!(%error, "{what} failed"),

@@ -29,31 +29,52 @@ pub struct LanguageLink {
 /// The language of this response: the switch (`kc_locale`), the remembered choice, the
 /// client's `ui_locales`, the browser, the realm's default.
 pub fn locale_for(req: &HttpRequest, realm: &RealmConfig, ui_locales: &[String]) -> &'static str {
-    let switch = crate::http::params::query(req).and_then(|q| crate::http::params::first(&q, "kc_locale").map(str::to_string));
+    let switch = crate::http::params::query(req)
+        .and_then(|q| crate::http::params::first(&q, "kc_locale").map(str::to_string));
     let cookie = req.cookie(cookies::LOCALE).map(|c| c.value().to_string());
     let mut choices: Vec<&str> = Vec::new();
     choices.extend(switch.as_deref());
     choices.extend(cookie.as_deref());
     choices.extend(ui_locales.iter().map(String::as_str));
-    let accept = req.headers().get("accept-language").and_then(|v| v.to_str().ok());
+    let accept = req
+        .headers()
+        .get("accept-language")
+        .and_then(|v| v.to_str().ok());
     negotiate_locale(&choices, accept, &realm.default_locale)
 }
 
 /// Links to the same page in each language; `base` is the page's own URL.
-pub fn language_links(state: &AppState, realm: &RealmConfig, locale: &str, base: &str) -> Vec<LanguageLink> {
+pub fn language_links(
+    state: &AppState,
+    realm: &RealmConfig,
+    locale: &str,
+    base: &str,
+) -> Vec<LanguageLink> {
     SUPPORTED_LOCALES
         .iter()
         .map(|code| LanguageLink {
             code,
             name: state.ui.message(&realm.theme, code, "language_name"),
-            href: format!("{base}{}kc_locale={code}", if base.contains('?') { '&' } else { '?' }),
+            href: format!(
+                "{base}{}kc_locale={code}",
+                if base.contains('?') { '&' } else { '?' }
+            ),
             current: *code == locale,
         })
         .collect()
 }
 
-pub fn frame<T: Serialize>(realm: &RealmConfig, language_links: Vec<LanguageLink>, body: T) -> Frame<T> {
-    Frame { realm_title: realm.display_title.clone(), resources: format!("/resources/{}", realm.theme), language_links, body }
+pub fn frame<T: Serialize>(
+    realm: &RealmConfig,
+    language_links: Vec<LanguageLink>,
+    body: T,
+) -> Frame<T> {
+    Frame {
+        realm_title: realm.display_title.clone(),
+        resources: format!("/resources/{}", realm.theme),
+        language_links,
+        body,
+    }
 }
 
 /// Renders a page; a template failure becomes a plain 500 (and is logged), never a panic.
@@ -107,15 +128,25 @@ pub fn server_error() -> HttpResponse {
 
 pub async fn not_found(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     // Inside a known realm, answer in its look; elsewhere, plainly.
-    let realm_name = req.path().strip_prefix("/realms/").and_then(|rest| rest.split('/').next());
+    let realm_name = req
+        .path()
+        .strip_prefix("/realms/")
+        .and_then(|rest| rest.split('/').next());
     match realm_name.and_then(|name| state.realm(name)) {
         Some(realm) => message(
             &state,
             &req,
             realm,
             StatusCode::NOT_FOUND,
-            MessagePage { title_key: "error_title", message_key: "error_not_found", is_error: true, back_url: None },
+            MessagePage {
+                title_key: "error_title",
+                message_key: "error_not_found",
+                is_error: true,
+                back_url: None,
+            },
         ),
-        None => headers::secure(&mut HttpResponse::NotFound()).content_type("text/plain; charset=utf-8").body("Not found"),
+        None => headers::secure(&mut HttpResponse::NotFound())
+            .content_type("text/plain; charset=utf-8")
+            .body("Not found"),
     }
 }

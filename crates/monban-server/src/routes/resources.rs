@@ -7,8 +7,12 @@ pub async fn serve(path: web::Path<(String, String)>, state: web::Data<AppState>
     let (theme, file) = path.into_inner();
     // Only plain relative names: no `..`, no absolute paths, no odd characters.
     let safe = !file.is_empty()
-        && file.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
-        && file.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+        && file
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+        && file
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
     let Some(dir) = state.ui.resources_dir(&theme).filter(|_| safe) else {
         return HttpResponse::NotFound().finish();
     };

@@ -36,7 +36,8 @@ impl Drop for TestDatabase {
         if let Some((admin_url, name)) = &self.postgres {
             // FORCE: the server under test may still hold pooled connections.
             if let Ok(mut admin) = PgConnection::establish(admin_url) {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin);
             }
         }
     }
@@ -50,11 +51,16 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}", dir.path().join("monban.db").display());
-                Some(TestDatabase { url, _dir: Some(dir), postgres: None })
+                Some(TestDatabase {
+                    url,
+                    _dir: Some(dir),
+                    postgres: None,
+                })
             }
             Backend::Postgres => {
                 use diesel::{Connection, PgConnection, RunQueryDsl};
-                let admin_url = std::env::var("MONBAN_TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_ADMIN_URL.into());
+                let admin_url = std::env::var("MONBAN_TEST_POSTGRES_URL")
+                    .unwrap_or_else(|_| POSTGRES_ADMIN_URL.into());
                 let mut admin = match PgConnection::establish(&admin_url) {
                     Ok(conn) => conn,
                     Err(error) => {
@@ -66,9 +72,15 @@ impl TestDatabase {
                     }
                 };
                 let name = format!("monban_test_{}", uuid::Uuid::new_v4().simple());
-                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).unwrap();
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .unwrap();
                 let base = admin_url.rsplit_once('/').unwrap().0;
-                Some(TestDatabase { url: format!("{base}/{name}"), _dir: None, postgres: Some((admin_url.clone(), name)) })
+                Some(TestDatabase {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                    postgres: Some((admin_url.clone(), name)),
+                })
             }
         }
     }
@@ -137,23 +149,38 @@ impl TestServer {
         Self::boot(dir, Some(config), database_url).await
     }
 
-    async fn boot(config_dir: PathBuf, config: Option<tempfile::TempDir>, database_url: &str) -> TestServer {
+    async fn boot(
+        config_dir: PathBuf,
+        config: Option<tempfile::TempDir>,
+        database_url: &str,
+    ) -> TestServer {
         let overrides = ServerOverrides {
             database_url: Some(database_url.to_string()),
             listen: Some("127.0.0.1:0".into()),
             public_url: None,
         };
-        let mut settings = Settings::load_with(&config_dir, &overrides, &|_| None).unwrap_or_else(|r| panic!("{r}"));
+        let mut settings = Settings::load_with(&config_dir, &overrides, &|_| None)
+            .unwrap_or_else(|r| panic!("{r}"));
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         // The public URL must name the port, which is only known after binding: bind once to
         // learn a free port, then start on it.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         settings.server.listen = format!("127.0.0.1:{port}");
         settings.server.public_url = format!("http://127.0.0.1:{port}");
         let running = start_with_clock(&settings, clock.clone()).unwrap();
         actix_web::rt::spawn(running.server);
         let store = Store::open(database_url, 2).unwrap();
-        TestServer { base: settings.server.public_url.clone(), store, clock, config_dir, _config: config }
+        TestServer {
+            base: settings.server.public_url.clone(),
+            store,
+            clock,
+            config_dir,
+            _config: config,
+        }
     }
 
     pub fn issuer(&self) -> String {
@@ -171,16 +198,28 @@ impl TestServer {
             password_hash: hasher.hash(PASSWORD).unwrap(),
             temporary_id: true,
         };
-        self.store.insert_members("test", &[member], self.clock.now()).unwrap().unwrap();
+        self.store
+            .insert_members("test", &[member], self.clock.now())
+            .unwrap()
+            .unwrap();
     }
 }
 
 pub fn cheap_hasher() -> PasswordHasher {
-    PasswordHasher::new(&Argon2Settings { memory_kib: 8192, iterations: 1, parallelism: 1, max_concurrent: 0 }).unwrap()
+    PasswordHasher::new(&Argon2Settings {
+        memory_kib: 8192,
+        iterations: 1,
+        parallelism: 1,
+        max_concurrent: 0,
+    })
+    .unwrap()
 }
 
 pub fn write_config(dir: &Path, realm: &str) {
-    let themes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../themes").canonicalize().unwrap();
+    let themes = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../themes")
+        .canonicalize()
+        .unwrap();
     std::fs::create_dir_all(dir.join("realms")).unwrap();
     std::fs::write(
         dir.join("monban.toml"),
@@ -202,7 +241,11 @@ pub fn browser() -> reqwest::Client {
 /// A browser whose cookie jar the test can read and fill.
 pub fn browser_with_jar() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
     let jar = Arc::new(reqwest::cookie::Jar::default());
-    let client = reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     (client, jar)
 }
 
@@ -215,7 +258,10 @@ pub struct LoginForm {
 
 pub fn parse_login_form(base: &str, html: &str) -> LoginForm {
     let attribute = |marker: &str| {
-        let start = html.find(marker).unwrap_or_else(|| panic!("no {marker} in {html}")) + marker.len();
+        let start = html
+            .find(marker)
+            .unwrap_or_else(|| panic!("no {marker} in {html}"))
+            + marker.len();
         html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&")
     };
     LoginForm {
@@ -226,21 +272,45 @@ pub fn parse_login_form(base: &str, html: &str) -> LoginForm {
 }
 
 /// Follows the authorization request to the login form.
-pub async fn open_login_form(browser: &reqwest::Client, base: &str, authorize_url: &str) -> LoginForm {
+pub async fn open_login_form(
+    browser: &reqwest::Client,
+    base: &str,
+    authorize_url: &str,
+) -> LoginForm {
     let response = browser.get(authorize_url).send().await.unwrap();
-    assert_eq!(response.status(), 302, "authorize should send the browser to the login form");
+    assert_eq!(
+        response.status(),
+        302,
+        "authorize should send the browser to the login form"
+    );
     let location = response.headers()["location"].to_str().unwrap().to_string();
-    assert!(location.starts_with("/realms/test/login-actions/authenticate?"), "{location}");
-    let page = browser.get(format!("{base}{location}")).send().await.unwrap();
+    assert!(
+        location.starts_with("/realms/test/login-actions/authenticate?"),
+        "{location}"
+    );
+    let page = browser
+        .get(format!("{base}{location}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     parse_login_form(base, &page.text().await.unwrap())
 }
 
 /// Submits the form; returns the response (302 to the client on success, a page otherwise).
-pub async fn submit_login(browser: &reqwest::Client, form: &LoginForm, user_id: &str, password: &str) -> reqwest::Response {
+pub async fn submit_login(
+    browser: &reqwest::Client,
+    form: &LoginForm,
+    user_id: &str,
+    password: &str,
+) -> reqwest::Response {
     browser
         .post(&form.action)
-        .form(&[("csrf_token", form.csrf_token.as_str()), ("username", user_id), ("password", password)])
+        .form(&[
+            ("csrf_token", form.csrf_token.as_str()),
+            ("username", user_id),
+            ("password", password),
+        ])
         .send()
         .await
         .unwrap()
@@ -248,23 +318,40 @@ pub async fn submit_login(browser: &reqwest::Client, form: &LoginForm, user_id: 
 
 /// The query parameters of a redirect to the client.
 pub fn callback_params(response: &reqwest::Response) -> Vec<(String, String)> {
-    let location = response.headers().get("location").unwrap_or_else(|| panic!("no redirect: {}", response.status()));
+    let location = response
+        .headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no redirect: {}", response.status()));
     let url = url::Url::parse(location.to_str().unwrap()).unwrap();
-    url.query_pairs().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    url.query_pairs()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// A minimal authorization URL (for tests that do not go through the RP library).
 pub fn authorize_url(server: &TestServer, client_id: &str, extra: &[(&str, &str)]) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query.append_pair("client_id", client_id).append_pair("redirect_uri", REDIRECT).append_pair("response_type", "code").append_pair("scope", "openid profile email").append_pair("state", "st4te");
+    query
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid profile email")
+        .append_pair("state", "st4te");
     for (k, v) in extra {
         query.append_pair(k, v);
     }
-    format!("{}/protocol/openid-connect/auth?{}", server.issuer(), query.finish())
+    format!(
+        "{}/protocol/openid-connect/auth?{}",
+        server.issuer(),
+        query.finish()
+    )
 }
 
 /// Runs a test body on SQLite and on PostgreSQL.
@@ -272,10 +359,10 @@ pub fn authorize_url(server: &TestServer, client_id: &str, extra: &[(&str, &str)
 macro_rules! on_both_backends {
     ($($name:ident => $body:ident;)*) => {
         mod sqlite {
-            $(#[actix_web::test] async fn $name() { super::$body(crate::support::Backend::Sqlite).await })*
+            $(#[actix_web::test] async fn $name() { super::$body($crate::support::Backend::Sqlite).await })*
         }
         mod postgres {
-            $(#[actix_web::test] async fn $name() { super::$body(crate::support::Backend::Postgres).await })*
+            $(#[actix_web::test] async fn $name() { super::$body($crate::support::Backend::Postgres).await })*
         }
     };
 }
