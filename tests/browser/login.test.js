@@ -50,10 +50,18 @@ async function assertVisible(locator, what) {
   assert.ok(await locator.isVisible(), `${what} is visible`);
 }
 
+/** Clicks `submit` and waits until the page it led to replaced the current one. */
+async function submitAndWait(page, submit) {
+  await page.evaluate(() => { window.__beforeSubmit = true; });
+  await submit.click();
+  await page.waitForFunction(() => !window.__beforeSubmit);
+  await page.waitForLoadState();
+}
+
 async function submitLogin(page, userId, password) {
   await page.getByLabel('ユーザID', { exact: true }).fill(userId);
   await page.getByLabel('パスワード', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'ログイン', exact: true }).click();
+  await submitAndWait(page, page.getByRole('button', { name: 'ログイン', exact: true }));
 }
 
 async function assertWelcome(page, member) {
@@ -192,7 +200,7 @@ describe('login page (SPEC §2)', () => {
       // Errors are in English too.
       await page.getByLabel('User ID', { exact: true }).fill(TARO.userId);
       await page.getByLabel('Password', { exact: true }).fill('Wrong-pass9');
-      await page.getByRole('button', { name: 'Log in', exact: true }).click();
+      await submitAndWait(page, page.getByRole('button', { name: 'Log in', exact: true }));
       assert.equal(await errorText(page), 'Invalid user ID or password.');
 
       // Back to Japanese, and logging in still works after switching back and forth.

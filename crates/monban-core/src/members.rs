@@ -152,7 +152,7 @@ pub fn parse_birthdate(text: &str) -> Option<NaiveDate> {
 }
 
 /// A plausibility check for provisioning; the member-facing rules of §3.3 live with the email step.
-fn looks_like_email(text: &str) -> bool {
+pub fn looks_like_email(text: &str) -> bool {
     let Some((local, domain)) = text.rsplit_once('@') else {
         return false;
     };

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum AuthSessionState {
-    /// The login form is shown; `failed_user_id` refills it after a failure.
+    /// The login form is shown.
     AwaitingPassword,
     /// The member proved who they are; what remains is to open the SSO session.
     Authenticated {

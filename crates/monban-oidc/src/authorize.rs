@@ -96,6 +96,7 @@ const SINGLE_VALUED: &[&str] = &[
     "max_age",
     "login_hint",
     "ui_locales",
+    "kc_locale",
 ];
 
 /// Parses and validates the request's parameters (query or form, in order).
@@ -246,9 +247,10 @@ pub fn parse_authorization_request(
         prompt_login: prompts.contains(&"login"),
         max_age,
         login_hint: bounded(get("login_hint"), 255),
-        ui_locales: get("ui_locales")
-            .unwrap_or("")
-            .split(' ')
+        // Keycloak's `kc_locale` wins over the standard `ui_locales`.
+        ui_locales: get("kc_locale")
+            .into_iter()
+            .chain(get("ui_locales").unwrap_or("").split(' '))
             .filter(|s| !s.is_empty())
             .take(8)
             .map(str::to_string)

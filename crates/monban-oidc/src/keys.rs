@@ -80,15 +80,9 @@ impl KeyRing {
                 self.store.insert_signing_key(&key)?;
             }
         }
-        self.forget(realm);
+        // Open them now: a wrong or lost encryption key must stop the start, not fail logins later.
+        self.realm_keys(realm, true)?;
         Ok(())
-    }
-
-    fn forget(&self, realm: &str) {
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(realm);
     }
 
     fn realm_keys(&self, realm: &str, refresh: bool) -> Result<Arc<CachedRealm>, OidcError> {

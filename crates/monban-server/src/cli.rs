@@ -200,6 +200,9 @@ fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
             let store = open_store(&settings)?;
             match store.insert_members(&realm, &rows, clock.now())? {
                 Ok(created) => {
+                    for member in &created {
+                        audit_member_created(&store, &realm, &member.id, clock.now())?;
+                    }
                     println!("imported {} member(s) into realm {realm}", created.len());
                     Ok(())
                 }
@@ -242,6 +245,11 @@ fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
             if password.is_empty() {
                 bail!("the password is empty");
             }
+            if let Some(email) = &add.email {
+                if !monban_core::members::looks_like_email(email) {
+                    bail!("email \"{email}\" is not a valid mail address");
+                }
+            }
             let birthdate = match &add.birthdate {
                 Some(text) => Some(
                     parse_birthdate(text)
@@ -263,7 +271,8 @@ fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
             };
             let store = open_store(&settings)?;
             match store.insert_members(&add.realm, &[row], clock.now())? {
-                Ok(_) => {
+                Ok(created) => {
+                    audit_member_created(&store, &add.realm, &created[0].id, clock.now())?;
                     println!("created member {user_id} in realm {}", add.realm);
                     if generated {
                         // Shown once, for the society to hand over; never stored in clear.
@@ -298,4 +307,17 @@ fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn audit_member_created(store: &Store, realm: &str, user_pk: &str, now: i64) -> anyhow::Result<()> {
+    store.record_audit_event(
+        &monban_store::AuditEvent {
+            realm,
+            kind: "ADMIN_USER_CREATED",
+            user_pk: Some(user_pk),
+            ..Default::default()
+        },
+        now,
+    )?;
+    Ok(())
 }

@@ -94,9 +94,17 @@ pub fn open_pool(url: &str, max_size: u32) -> Result<(DbPool, Backend), StoreErr
         }
         Backend::Postgres => url.to_string(),
     };
+    if backend == Backend::Postgres {
+        // The pool would hide why a connection fails (MultiConnection tries every backend);
+        // one direct attempt first gives the operator PostgreSQL's own message.
+        use diesel::Connection;
+        PgConnection::establish(&target)
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", redact(url))))?;
+    }
     let manager = ConnectionManager::<DbConnection>::new(target);
     let pool = Pool::builder()
         .max_size(max_size)
+        .connection_timeout(std::time::Duration::from_secs(10))
         .connection_customizer(Box::new(SqlitePragmas))
         .build(manager)
         .map_err(|e| StoreError::Unavailable(format!("{}: {e}", redact(url))))?;

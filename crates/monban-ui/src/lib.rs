@@ -19,6 +19,9 @@ pub enum UiError {
     Render(String, String),
 }
 
+/// The pages Monban renders; every theme must have them all.
+pub const REQUIRED_PAGES: [&str; 3] = ["login", "message", "form_post"];
+
 /// One locale's texts, key → text.
 pub type Messages = BTreeMap<String, String>;
 
@@ -35,12 +38,15 @@ pub struct Ui {
 }
 
 impl Ui {
-    /// Loads every theme under `themes_dir`. Every template must parse and every locale must
-    /// carry every key the default locale has, so a missing text is found at start, not by a member.
+    /// Loads every theme under `themes_dir`. Every template must parse, every page Monban
+    /// renders must exist, and every locale must carry the same keys, so a missing text is found
+    /// at start, not by a member.
     pub fn load(themes_dir: &Path) -> Result<Self, UiError> {
         let fail = |message: String| UiError::Load(themes_dir.to_path_buf(), message);
         let mut tera = tera::Tera::new();
         let mut themes = HashMap::new();
+        // All themes' templates are added together: a theme may extend another's base.
+        let mut templates = Vec::new();
         let entries = std::fs::read_dir(themes_dir).map_err(|e| fail(e.to_string()))?;
         for entry in entries.flatten() {
             let path = entry.path();
@@ -48,7 +54,11 @@ impl Ui {
                 continue;
             }
             let name = entry.file_name().to_string_lossy().to_string();
-            let mut templates = Vec::new();
+            for page in REQUIRED_PAGES {
+                if !path.join("login").join(format!("{page}.html")).is_file() {
+                    return Err(fail(format!("theme {name}: login/{page}.html is missing")));
+                }
+            }
             for section in ["login"] {
                 let dir = path.join(section);
                 let Ok(files) = std::fs::read_dir(&dir) else {
@@ -62,8 +72,6 @@ impl Ui {
                     }
                 }
             }
-            tera.add_template_files(templates)
-                .map_err(|e| fail(format!("theme {name}: {e}")))?;
             let mut messages = HashMap::new();
             for locale in SUPPORTED_LOCALES {
                 let file = path
@@ -75,19 +83,23 @@ impl Ui {
                     toml::from_str(&text).map_err(|e| fail(format!("{}: {e}", file.display())))?;
                 messages.insert(locale.to_string(), parsed);
             }
-            let reference = &messages[SUPPORTED_LOCALES[0]];
-            for locale in &SUPPORTED_LOCALES[1..] {
-                if let Some(missing) = reference
+            for (locale, other) in SUPPORTED_LOCALES
+                .iter()
+                .flat_map(|a| SUPPORTED_LOCALES.iter().map(move |b| (a, b)))
+            {
+                if let Some(missing) = messages[*locale]
                     .keys()
-                    .find(|k| !messages[*locale].contains_key(*k))
+                    .find(|k| !messages[*other].contains_key(*k))
                 {
                     return Err(fail(format!(
-                        "theme {name}: messages_{locale}.toml lacks \"{missing}\""
+                        "theme {name}: messages_{other}.toml lacks \"{missing}\" (messages_{locale}.toml has it)"
                     )));
                 }
             }
             themes.insert(name, Theme { messages });
         }
+        tera.add_template_files(templates)
+            .map_err(|e| fail(e.to_string()))?;
         if themes.is_empty() {
             return Err(fail("no themes found".into()));
         }

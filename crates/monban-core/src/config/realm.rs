@@ -261,6 +261,9 @@ impl RealmConfig {
         if self.lockout.wait_increment_seconds <= 0 {
             sink.report(&lockout.key("wait_increment_seconds"), "must be positive");
         }
+        if self.lockout.failure_reset_seconds <= 0 {
+            sink.report(&lockout.key("failure_reset_seconds"), "must be positive");
+        }
         if self.lockout.max_wait_seconds < self.lockout.wait_increment_seconds {
             sink.report(
                 &lockout.key("max_wait_seconds"),
@@ -311,6 +314,15 @@ impl RealmConfig {
             sink.report(
                 &path.key("authorization_code_seconds"),
                 "must be at most 600 (RFC 6749 §4.1.2)",
+            );
+        }
+        if t.sso_idle_remember_me_seconds > 0
+            && t.sso_max_remember_me_seconds > 0
+            && t.sso_idle_remember_me_seconds > t.sso_max_remember_me_seconds
+        {
+            sink.report(
+                &path.key("sso_idle_remember_me_seconds"),
+                "must not exceed sso_max_remember_me_seconds",
             );
         }
         if t.sso_idle_seconds > t.sso_max_seconds {

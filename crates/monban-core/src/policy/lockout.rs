@@ -39,6 +39,7 @@ impl LockoutState {
         let mut next = self.clone();
         if now - self.last_failure_at > policy.failure_reset_seconds {
             next.failures = 0;
+            next.temporary_lockouts = 0;
         }
         next.failures += 1;
         next.last_failure_at = now;

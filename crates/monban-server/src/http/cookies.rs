@@ -1,5 +1,6 @@
-//! Monban's cookies. All are HttpOnly and SameSite=Lax, `Secure` when the public URL is https,
-//! and scoped to the realm's path so realms never see each other's sessions.
+//! Monban's cookies. All are HttpOnly and SameSite=Lax, `Secure` when the public URL is https.
+//! Session cookies are scoped to the realm's path so realms never see each other's sessions;
+//! only the language choice applies everywhere.
 
 use actix_web::cookie::{time::Duration, Cookie, SameSite};
 

@@ -29,5 +29,5 @@ pub fn page_csp(script_nonce: Option<&str>) -> String {
     };
     // No form-action: the login form's answer is a redirect to the client, which form-action
     // would block in some browsers.
-    format!("default-src 'none'; style-src 'self'; img-src 'self' data:; {script}; frame-ancestors 'none'; base-uri 'none'")
+    format!("default-src 'none'; style-src 'self'; img-src 'self' data:; font-src 'self'; {script}; frame-ancestors 'none'; base-uri 'none'")
 }

@@ -53,5 +53,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(resources::serve),
         )
         .route("/health", web::get().to(resources::health))
+        .route("/health", web::head().to(resources::health))
         .default_service(web::to(pages::not_found));
 }
