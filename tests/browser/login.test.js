@@ -244,19 +244,20 @@ describe('login page (SPEC §2)', () => {
     });
   });
 
-  // Known bug, kept visible: pressing Back after a successful login (a common gesture on phones)
-  // shows 「ログインの有効期限切れ」 ("the login page was open too long"), which is untrue; the member
-  // has a live SSO session. Keycloak shows "already logged in" / returns to the application.
-  test('Back after a successful login does not claim the login expired', { todo: 'Monban shows the expiry page' }, async () => {
+  // Pressing Back after logging in (a common gesture on phones) returns to the spent login page:
+  // the member is told they are logged in, not that the login expired, and can go back.
+  test('Back after a successful login says the member is logged in', async () => {
     await withPage({}, async (page) => {
       await openLoginPage(page);
       await submitLogin(page, TARO.userId, TARO.password);
       await assertWelcome(page, TARO);
       await page.goBack();
       await page.waitForLoadState();
-      if (!isPortalHome(page.url())) {
-        assert.equal(await page.getByRole('heading', { name: 'ログインの有効期限切れ' }).count(), 0, 'not told the login expired');
-      }
+      assert.equal(isPortalHome(page.url()), false, 'Back leads to the spent login page');
+      await page.getByRole('heading', { name: 'ログイン済み' }).waitFor();
+      assert.equal(await page.getByRole('heading', { name: 'ログインの有効期限切れ' }).count(), 0, 'not told the login expired');
+      await page.getByRole('link', { name: 'ポータルに戻る' }).click();
+      await assertWelcome(page, TARO);
     });
   });
 });

@@ -316,6 +316,15 @@ async fn wrong_passwords_and_lockout(backend: Backend) {
     assert_eq!(unknown.status(), 200);
     let unknown_page = unknown.text().await.unwrap();
     assert!(unknown_page.contains(INVALID));
+    // Empty fields are slips, not guesses: they do not count toward the lockout.
+    for _ in 0..5 {
+        let page = submit_login(&browser, &form, "member0001", "")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains(INVALID));
+    }
     // The realm allows 3 failures.
     for attempt in 1..=3 {
         let page = submit_login(&browser, &form, "member0001", "Wrong-pass1")

@@ -1,7 +1,7 @@
 //! The login form: shows it, checks what the member typed, and on success opens the SSO
 //! session and returns to the client.
 
-use super::oidc::{issue_code_and_deliver, log_failure, login_url};
+use super::oidc::{current_sso_session, issue_code_and_deliver, log_failure, login_url};
 use super::pages::{self, MessagePage};
 use crate::app::AppState;
 use crate::http::{cookies, params};
@@ -67,6 +67,32 @@ fn expired(
             back_url: back_url(realm, client_id),
         },
     )
+}
+
+/// The login this address named is no longer there. If the member is logged in (they pressed
+/// Back after logging in, say), say so; otherwise the login ran out of time.
+async fn gone(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    realm: &RealmConfig,
+    client_id: Option<&str>,
+) -> HttpResponse {
+    match current_sso_session(state, req, realm).await {
+        Ok(Some(_)) => pages::message(
+            state,
+            req,
+            realm,
+            StatusCode::OK,
+            MessagePage {
+                title_key: "already_logged_in_title",
+                message_key: "already_logged_in",
+                is_error: false,
+                back_url: back_url(realm, client_id),
+            },
+        ),
+        Ok(None) => expired(state, req, realm, client_id),
+        Err(response) => response,
+    }
 }
 
 async fn load_session(
@@ -182,7 +208,7 @@ pub async fn show(
     let address = address(&req);
     let session = match load_session(&state, &req, realm, address.session_id).await {
         Ok(Some(session)) => session,
-        Ok(None) => return expired(&state, &req, realm, address.client_id.as_deref()),
+        Ok(None) => return gone(&state, &req, realm, address.client_id.as_deref()).await,
         Err(response) => return response,
     };
     let hint = session.request.login_hint.clone().unwrap_or_default();
@@ -211,7 +237,7 @@ pub async fn submit(
     let address = address(&req);
     let mut session = match load_session(&state, &req, realm, address.session_id).await {
         Ok(Some(session)) => session,
-        Ok(None) => return expired(&state, &req, realm, address.client_id.as_deref()),
+        Ok(None) => return gone(&state, &req, realm, address.client_id.as_deref()).await,
         Err(response) => return response,
     };
     let form = params::form(&req, &body).unwrap_or_default();
@@ -239,6 +265,21 @@ pub async fn submit(
     }
     if !matches!(session.state, AuthSessionState::AwaitingPassword) {
         return expired(&state, &req, realm, Some(&session.request.client_id));
+    }
+    // An empty field is a typing slip, not a guess: answer as for a wrong password, without
+    // counting it toward the lockout.
+    if user_id.trim().is_empty() || password.is_empty() {
+        return render_login(
+            &state,
+            &req,
+            realm,
+            &session,
+            Typed {
+                user_id,
+                remember_me,
+            },
+            Some(("invalid_credentials", StatusCode::OK)),
+        );
     }
 
     let worker = state.clone();
