@@ -195,6 +195,13 @@ pub fn parse_authorization_request(
         .map(str::to_string)
         .collect();
 
+    if scopes.iter().any(|s| s == "offline_access") && !client.offline_access {
+        return reject(
+            "invalid_scope",
+            "this client may not request offline_access".into(),
+            response_mode,
+        );
+    }
     let code_challenge =
         match check_pkce(client, get("code_challenge"), get("code_challenge_method")) {
             Ok(challenge) => challenge,

@@ -1,16 +1,25 @@
-//! Who is calling the token endpoint (RFC 6749 §2.3): `client_secret_basic`,
-//! `client_secret_post`, or a public client naming itself.
+//! Who is calling a client-facing endpoint (RFC 6749 §2.3, RFC 7523 §2.2):
+//! `client_secret_basic`, `client_secret_post`, `private_key_jwt`, or a public client naming
+//! itself.
 
+use crate::{OidcError, Provider};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use monban_core::config::{ClientAuthentication, ClientConfig, RealmConfig};
+use monban_store::sealed::digest;
+use serde::Deserialize;
 use subtle::ConstantTimeEq;
+
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Why the client could not be authenticated. Everything except a malformed request is
 /// `invalid_client` with status 401 (RFC 6749 §5.2).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum ClientAuthError {
-    /// Two methods at once, or an unreadable Authorization header.
+    /// Two methods at once, or unreadable credentials.
     Malformed(&'static str),
     Failed,
+    Server(OidcError),
 }
 
 /// Credentials as they arrived.
@@ -19,12 +28,24 @@ pub struct PresentedCredentials<'a> {
     pub authorization: Option<&'a str>,
     pub form_client_id: Option<&'a str>,
     pub form_client_secret: Option<&'a str>,
+    pub assertion_type: Option<&'a str>,
+    pub assertion: Option<&'a str>,
 }
 
 pub fn authenticate_client<'r>(
+    provider: &Provider,
     realm: &'r RealmConfig,
     presented: &PresentedCredentials<'_>,
+    endpoint: &str,
 ) -> Result<&'r ClientConfig, ClientAuthError> {
+    if presented.assertion.is_some() || presented.assertion_type.is_some() {
+        if presented.authorization.is_some() || presented.form_client_secret.is_some() {
+            return Err(ClientAuthError::Malformed(
+                "use one client authentication method, not two",
+            ));
+        }
+        return authenticate_by_assertion(provider, realm, presented, endpoint);
+    }
     let basic = match presented.authorization {
         Some(header) if header.len() > 6 && header[..6].eq_ignore_ascii_case("basic ") => Some(
             decode_basic(&header[6..])
@@ -68,6 +89,108 @@ pub fn authenticate_client<'r>(
     }
 }
 
+#[derive(Deserialize)]
+struct AssertionClaims {
+    iss: String,
+    sub: String,
+    jti: String,
+    exp: i64,
+}
+
+/// `private_key_jwt`: a JWT signed with the client's key, naming Monban as its audience,
+/// used once.
+fn authenticate_by_assertion<'r>(
+    provider: &Provider,
+    realm: &'r RealmConfig,
+    presented: &PresentedCredentials<'_>,
+    endpoint: &str,
+) -> Result<&'r ClientConfig, ClientAuthError> {
+    if presented.assertion_type != Some(JWT_BEARER_ASSERTION) {
+        return Err(ClientAuthError::Malformed(
+            "client_assertion_type must be jwt-bearer",
+        ));
+    }
+    let assertion = presented
+        .assertion
+        .ok_or(ClientAuthError::Malformed("client_assertion is missing"))?;
+    let header = decode_header(assertion).map_err(|_| ClientAuthError::Failed)?;
+    if !matches!(
+        header.alg,
+        Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA
+    ) {
+        return Err(ClientAuthError::Failed);
+    }
+    // The client named in the assertion (checked against the signature below).
+    let claimed: AssertionClaims = jsonwebtoken::dangerous::insecure_decode(assertion)
+        .map(|d| d.claims)
+        .map_err(|_| ClientAuthError::Failed)?;
+    if presented.form_client_id.is_some_and(|id| id != claimed.iss) {
+        return Err(ClientAuthError::Malformed(
+            "client_id differs from the assertion's issuer",
+        ));
+    }
+    let client = realm.client(&claimed.iss).ok_or(ClientAuthError::Failed)?;
+    if !client.uses_private_key_jwt() {
+        return Err(ClientAuthError::Failed);
+    }
+    let keys = provider
+        .client_keys(client)
+        .map_err(ClientAuthError::Server)?;
+    let candidates: Vec<&jsonwebtoken::jwk::Jwk> = keys
+        .keys
+        .iter()
+        .filter(|k| header.kid.is_none() || k.common.key_id == header.kid)
+        .collect();
+    let issuer = provider.issuer(&realm.name);
+    let token_endpoint = format!("{issuer}/protocol/openid-connect/token");
+    let mut validation = Validation::new(header.alg);
+    validation.set_audience(&[issuer.as_str(), token_endpoint.as_str(), endpoint]);
+    validation.set_issuer(&[client.client_id.as_str()]);
+    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    validation.leeway = 5;
+    let verified = candidates.iter().any(|jwk| {
+        DecodingKey::from_jwk(jwk)
+            .ok()
+            .and_then(|key| decode::<AssertionClaims>(assertion, &key, &validation).ok())
+            .is_some_and(|data| data.claims.sub == client.client_id)
+    });
+    let now = provider.clock.now();
+    // An assertion must be short-lived: RFC 7523 leaves the bound to us.
+    if !verified || claimed.exp > now + 600 {
+        return Err(ClientAuthError::Failed);
+    }
+    let first_use = provider
+        .store
+        .spend_client_assertion(
+            &digest(&format!(
+                "{}\u{0}{}\u{0}{}",
+                realm.name, client.client_id, claimed.jti
+            )),
+            claimed.exp + 60,
+        )
+        .map_err(|e| ClientAuthError::Server(e.into()))?;
+    if first_use {
+        Ok(client)
+    } else {
+        Err(ClientAuthError::Failed)
+    }
+}
+
+impl Provider {
+    /// A client's public keys: inline, or fetched from its `jwks_uri`.
+    fn client_keys(&self, client: &ClientConfig) -> Result<JwkSet, OidcError> {
+        if let Some(inline) = &client.jwks {
+            return serde_json::from_str(inline).map_err(|e| {
+                OidcError::Internal(format!("client {} jwks: {e}", client.client_id))
+            });
+        }
+        match &client.jwks_uri {
+            Some(uri) => self.fetch_jwks(uri),
+            None => Ok(JwkSet { keys: Vec::new() }),
+        }
+    }
+}
+
 /// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
 fn decode_basic(encoded: &str) -> Option<(String, String)> {
     use base64::Engine;
@@ -82,104 +205,4 @@ fn decode_basic(encoded: &str) -> Option<(String, String)> {
             .map(|(_, v)| v.into_owned())
     };
     Some((decode(id)?, decode(secret)?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use base64::Engine;
-
-    fn realm() -> RealmConfig {
-        let text = r#"
-name = "demo"
-display_title = "デモ"
-[[clients]]
-client_id = "portal"
-secret = "s3cret:with%chars"
-redirect_uris = ["https://portal.example/cb"]
-[[clients]]
-client_id = "app"
-public = true
-redirect_uris = ["https://app.example/cb"]
-"#;
-        RealmConfig::parse("demo.toml", text, "demo", &|_| None).unwrap()
-    }
-
-    fn basic(id: &str, secret: &str) -> String {
-        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!(
-                "{}:{}",
-                enc(id),
-                enc(secret)
-            ))
-        )
-    }
-
-    #[test]
-    fn basic_post_and_public() {
-        let realm = realm();
-        let header = basic("portal", "s3cret:with%chars");
-        let ok = PresentedCredentials {
-            authorization: Some(&header),
-            form_client_id: None,
-            form_client_secret: None,
-        };
-        assert_eq!(
-            authenticate_client(&realm, &ok).unwrap().client_id,
-            "portal"
-        );
-        let post = PresentedCredentials {
-            authorization: None,
-            form_client_id: Some("portal"),
-            form_client_secret: Some("s3cret:with%chars"),
-        };
-        assert_eq!(
-            authenticate_client(&realm, &post).unwrap().client_id,
-            "portal"
-        );
-        let public = PresentedCredentials {
-            authorization: None,
-            form_client_id: Some("app"),
-            form_client_secret: None,
-        };
-        assert_eq!(
-            authenticate_client(&realm, &public).unwrap().client_id,
-            "app"
-        );
-    }
-
-    #[test]
-    fn wrong_or_missing_secrets_fail() {
-        let realm = realm();
-        let header = basic("portal", "wrong");
-        let wrong = PresentedCredentials {
-            authorization: Some(&header),
-            form_client_id: None,
-            form_client_secret: None,
-        };
-        assert_eq!(
-            authenticate_client(&realm, &wrong).unwrap_err(),
-            ClientAuthError::Failed
-        );
-        let missing = PresentedCredentials {
-            authorization: None,
-            form_client_id: Some("portal"),
-            form_client_secret: None,
-        };
-        assert_eq!(
-            authenticate_client(&realm, &missing).unwrap_err(),
-            ClientAuthError::Failed
-        );
-        let both = PresentedCredentials {
-            authorization: Some(&header),
-            form_client_id: None,
-            form_client_secret: Some("x"),
-        };
-        assert!(matches!(
-            authenticate_client(&realm, &both),
-            Err(ClientAuthError::Malformed(_))
-        ));
-    }
 }

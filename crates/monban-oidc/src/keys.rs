@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use monban_core::config::SigningAlgorithm;
-use monban_core::UnixSeconds;
+use monban_core::{Clock, UnixSeconds};
 use monban_store::sealed::SecretBox;
 use monban_store::{Store, StoredSigningKey};
 use serde_json::{json, Value};
@@ -47,6 +47,7 @@ struct CachedRealm {
 pub struct KeyRing {
     store: Store,
     sealer: Arc<SecretBox>,
+    clock: Arc<dyn Clock>,
     cache: RwLock<HashMap<String, Arc<CachedRealm>>>,
 }
 
@@ -54,15 +55,17 @@ pub(crate) fn jwt_algorithm(algorithm: SigningAlgorithm) -> Algorithm {
     match algorithm {
         SigningAlgorithm::RS256 => Algorithm::RS256,
         SigningAlgorithm::ES256 => Algorithm::ES256,
+        SigningAlgorithm::EdDSA => Algorithm::EdDSA,
     }
 }
 
 impl KeyRing {
-    pub fn new(store: Store, sealer: Arc<SecretBox>) -> Self {
+    pub fn new(store: Store, sealer: Arc<SecretBox>, clock: Arc<dyn Clock>) -> Self {
         jws::install();
         Self {
             store,
             sealer,
+            clock,
             cache: RwLock::new(HashMap::new()),
         }
     }
@@ -70,7 +73,7 @@ impl KeyRing {
     /// Makes sure the realm has an active key of every algorithm. Safe to call from several
     /// instances at once: at worst both create a key, and both keys are published.
     pub fn ensure_keys(&self, realm: &str, now: UnixSeconds) -> Result<(), OidcError> {
-        let existing = self.store.signing_keys(realm)?;
+        let existing = self.store.signing_keys(realm, now)?;
         for algorithm in SigningAlgorithm::ALL {
             let has_active = existing
                 .iter()
@@ -96,7 +99,7 @@ impl KeyRing {
         }
         let keys = self
             .store
-            .signing_keys(realm)?
+            .signing_keys(realm, self.clock.now())?
             .iter()
             .map(|stored| load(stored, &self.sealer))
             .collect::<Result<Vec<_>, _>>()?;
@@ -109,6 +112,27 @@ impl KeyRing {
             .unwrap_or_else(|p| p.into_inner())
             .insert(realm.to_string(), cached.clone());
         Ok(cached)
+    }
+
+    /// Adds a new active key of every algorithm and stops signing with the old ones, which stay
+    /// published for `retire_after` seconds (the longest life of a token they signed) so that
+    /// tokens already issued keep verifying. Returns the new key ids.
+    pub fn rotate(&self, realm: &str, retire_after: i64) -> Result<Vec<String>, OidcError> {
+        let now = self.clock.now();
+        let mut created = Vec::new();
+        for algorithm in SigningAlgorithm::ALL {
+            let key = generate(realm, algorithm, now, &self.sealer)?;
+            self.store.insert_signing_key(&key)?;
+            self.store.retire_active_keys(
+                realm,
+                algorithm.as_str(),
+                &key.kid,
+                now + retire_after,
+            )?;
+            created.push(key.kid);
+        }
+        self.realm_keys(realm, true)?;
+        Ok(created)
     }
 
     /// The newest active key of an algorithm.
@@ -204,6 +228,15 @@ fn generate(
             let members = json!({"crv": "P-256", "kty": "EC", "x": b64(&point[1..33]), "y": b64(&point[33..65])});
             (pkcs8.as_ref().to_vec(), members)
         }
+        SigningAlgorithm::EdDSA => {
+            let random = ring::rand::SystemRandom::new();
+            let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&random)
+                .map_err(|_| OidcError::Internal("Ed25519 key generation failed".into()))?;
+            let raw = jws::public_key_of(Algorithm::EdDSA, pkcs8.as_ref())
+                .ok_or_else(|| OidcError::Internal("Ed25519 key unreadable".into()))?;
+            let members = json!({"crv": "Ed25519", "kty": "OKP", "x": b64(&raw)});
+            (pkcs8.as_ref().to_vec(), members)
+        }
     };
     let kid = thumbprint(&jwk);
     jwk["kid"] = json!(kid);
@@ -226,11 +259,8 @@ fn generate(
 
 fn load(stored: &StoredSigningKey, sealer: &SecretBox) -> Result<LoadedKey, OidcError> {
     let corrupt = |what: &str| OidcError::Internal(format!("signing key {}: {what}", stored.kid));
-    let algorithm = match stored.algorithm.as_str() {
-        "RS256" => SigningAlgorithm::RS256,
-        "ES256" => SigningAlgorithm::ES256,
-        _ => return Err(corrupt("unknown algorithm")),
-    };
+    let algorithm =
+        SigningAlgorithm::parse(&stored.algorithm).ok_or_else(|| corrupt("unknown algorithm"))?;
     let pkcs8 = sealer
         .open(&stored.kid, &stored.private_key)
         .map_err(|_| corrupt("cannot be opened with the configured encryption key"))?;
@@ -256,6 +286,10 @@ fn load(stored: &StoredSigningKey, sealer: &SecretBox) -> Result<LoadedKey, Oidc
                 DecodingKey::from_ec_der(&point),
             )
         }
+        SigningAlgorithm::EdDSA => (
+            EncodingKey::from_ed_der(&pkcs8),
+            DecodingKey::from_ed_der(&field("x")?),
+        ),
     };
     Ok(LoadedKey {
         kid: stored.kid.clone(),

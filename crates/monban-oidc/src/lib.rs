@@ -5,16 +5,21 @@
 pub mod authorize;
 pub mod client_auth;
 mod discovery;
+mod introspect;
 mod jws;
 pub mod keys;
+pub mod logout;
+mod mint;
+mod remote;
 mod sso;
 pub mod token;
 mod userinfo;
 
 pub use authorize::{AuthorizationRequest, AuthorizeRejection, ErrorRedirect, ResponseMode};
 pub use keys::KeyRing;
+pub use logout::{LogoutPlan, LogoutRejection};
 pub use sso::{NewSsoSession, SsoCookie};
-pub use token::{TokenError, TokenResponse};
+pub use token::{TokenError, TokenRequest, TokenResponse};
 pub use userinfo::BearerError;
 
 use monban_core::Clock;
@@ -27,6 +32,19 @@ pub enum OidcError {
     Store(#[from] monban_store::StoreError),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("fetching from a client failed: {0}")]
+    Remote(String),
+}
+
+impl OidcError {
+    /// A word for clients: what failed, without the details that belong in the log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OidcError::Store(_) => "database",
+            OidcError::Internal(_) => "internal",
+            OidcError::Remote(_) => "remote",
+        }
+    }
 }
 
 /// The authorization server of every realm.
@@ -36,6 +54,7 @@ pub struct Provider {
     pub clock: Arc<dyn Clock>,
     /// Monban's public base URL, without a trailing slash.
     pub public_url: String,
+    pub remote_keys: remote::RemoteKeys,
 }
 
 impl Provider {

@@ -82,8 +82,4 @@ impl Provider {
             && now < session.last_seen_at + idle
             && now < session.created_at + max
     }
-
-    pub fn end_sso_session(&self, session_id: &str) -> Result<(), OidcError> {
-        Ok(self.store.end_sso_session(session_id, self.clock.now())?)
-    }
 }

@@ -1,6 +1,6 @@
 //! The userinfo endpoint: a bearer access token in, the member's claims out.
 
-use crate::token::scoped_claims;
+use crate::mint::scoped_claims;
 use crate::{OidcError, Provider};
 use jsonwebtoken::{decode, decode_header, Validation};
 use monban_core::config::RealmConfig;

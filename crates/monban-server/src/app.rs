@@ -50,7 +50,7 @@ pub fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         16
     };
     let store = Store::open(&settings.server.database_url, pool_size)?;
-    let keys = KeyRing::new(store.clone(), sealer);
+    let keys = KeyRing::new(store.clone(), sealer, clock.clone());
     for realm in settings.realms.keys() {
         keys.ensure_keys(realm, clock.now())?;
     }
@@ -72,6 +72,7 @@ pub fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
             keys,
             clock: clock.clone(),
             public_url: settings.server.public_url.clone(),
+            remote_keys: Default::default(),
         },
         store,
         hasher,
@@ -93,6 +94,7 @@ pub fn start_with_clock(
 ) -> anyhow::Result<RunningServer> {
     let state = web::Data::new(build_state(settings, clock)?);
     spawn_housekeeping(state.clone());
+    crate::backchannel::spawn(state.clone());
     let listener = std::net::TcpListener::bind(&settings.server.listen)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.listen))?;
     let address = listener.local_addr()?;
@@ -106,18 +108,21 @@ pub fn start_with_clock(
     Ok(RunningServer { address, server })
 }
 
-/// Removes logins that ran out of time, every few minutes.
+/// Removes what has expired (logins, logout confirmations, retired keys…), every few minutes.
 fn spawn_housekeeping(state: web::Data<AppState>) {
     actix_web::rt::spawn(async move {
         let mut interval = actix_web::rt::time::interval(std::time::Duration::from_secs(300));
         loop {
             interval.tick().await;
             let state = state.clone();
-            let purged =
-                web::block(move || state.store.purge_expired_auth_sessions(state.clock.now()))
-                    .await;
+            let purged = web::block(move || {
+                let now = state.clock.now();
+                state.store.delete_retired_keys(now)?;
+                state.store.purge_expired(now)
+            })
+            .await;
             if let Ok(Err(error)) = purged {
-                tracing::warn!(%error, "purging expired logins failed");
+                tracing::warn!(%error, "housekeeping failed");
             }
         }
     });

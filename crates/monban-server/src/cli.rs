@@ -41,6 +41,19 @@ pub enum Command {
     /// Manage members.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Add a new active key of every algorithm. The old keys stop signing and stay in the
+    /// JWKS until every token they signed has expired, then leave.
+    Rotate {
+        #[arg(long)]
+        realm: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -120,6 +133,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve => serve(settings),
         Command::User(command) => user(settings, command),
+        Command::Keys(KeysCommand::Rotate { realm }) => rotate_keys(&settings, &realm),
     }
 }
 
@@ -319,5 +333,45 @@ fn audit_member_created(store: &Store, realm: &str, user_pk: &str, now: i64) -> 
         },
         now,
     )?;
+    Ok(())
+}
+
+fn rotate_keys(settings: &Settings, realm_name: &str) -> anyhow::Result<()> {
+    let Some(realm) = settings.realms.get(realm_name) else {
+        bail!("no realm named {realm_name}");
+    };
+    let sealer = std::sync::Arc::new(
+        settings
+            .encryption_key()
+            .map_err(|r| anyhow::anyhow!("{r}"))?,
+    );
+    let store = open_store(settings)?;
+    let keys = monban_oidc::KeyRing::new(store.clone(), sealer, std::sync::Arc::new(SystemClock));
+    keys.ensure_keys(realm_name, SystemClock.now())?;
+    // Old keys must outlive every token they signed: the longest access/ID token life, plus
+    // a margin for clocks and caches.
+    let longest = realm
+        .clients
+        .iter()
+        .map(|c| c.access_token_seconds(&realm.tokens))
+        .chain([realm.tokens.access_token_seconds])
+        .max()
+        .unwrap_or(realm.tokens.access_token_seconds);
+    let retire_after = longest + 300;
+    let created = keys.rotate(realm_name, retire_after)?;
+    store.record_audit_event(
+        &monban_store::AuditEvent {
+            realm: realm_name,
+            kind: "ADMIN_KEYS_ROTATED",
+            detail: Some(created.join(",")),
+            ..Default::default()
+        },
+        SystemClock.now(),
+    )?;
+    println!(
+        "realm {realm_name}: new signing keys {}",
+        created.join(", ")
+    );
+    println!("the previous keys stay published for {retire_after} s, then leave the JWKS");
     Ok(())
 }

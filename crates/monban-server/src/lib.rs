@@ -2,6 +2,7 @@
 //! and start-up. Handlers parse a request, call one domain function, and render or redirect.
 
 pub mod app;
+mod backchannel;
 pub mod cli;
 mod http;
 mod routes;

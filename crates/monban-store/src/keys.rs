@@ -17,10 +17,15 @@ pub struct StoredSigningKey {
 }
 
 impl Store {
-    /// Every key of a realm that is still published, oldest first.
-    pub fn signing_keys(&self, realm: &str) -> Result<Vec<StoredSigningKey>, StoreError> {
+    /// Every key of a realm that is still published at `now`, oldest first.
+    pub fn signing_keys(&self, realm: &str, now: i64) -> Result<Vec<StoredSigningKey>, StoreError> {
         Ok(signing_keys::table
             .filter(signing_keys::realm.eq(realm))
+            .filter(
+                signing_keys::retire_at
+                    .is_null()
+                    .or(signing_keys::retire_at.gt(now)),
+            )
             .order((signing_keys::created_at.asc(), signing_keys::kid.asc()))
             .select(StoredSigningKey::as_select())
             .load(&mut self.conn()?)?)
@@ -31,5 +36,36 @@ impl Store {
             .values(key)
             .execute(&mut self.conn()?)?;
         Ok(())
+    }
+
+    /// Stops signing with a realm's active keys of one algorithm; they stay published until
+    /// `retire_at`, when every token they signed has expired.
+    pub fn retire_active_keys(
+        &self,
+        realm: &str,
+        algorithm: &str,
+        except_kid: &str,
+        retire_at: i64,
+    ) -> Result<usize, StoreError> {
+        Ok(diesel::update(
+            signing_keys::table
+                .filter(signing_keys::realm.eq(realm))
+                .filter(signing_keys::algorithm.eq(algorithm))
+                .filter(signing_keys::active.eq(true))
+                .filter(signing_keys::kid.ne(except_kid)),
+        )
+        .set((
+            signing_keys::active.eq(false),
+            signing_keys::retire_at.eq(retire_at),
+        ))
+        .execute(&mut self.conn()?)?)
+    }
+
+    /// Deletes keys whose retirement time has come; returns how many.
+    pub fn delete_retired_keys(&self, now: i64) -> Result<usize, StoreError> {
+        Ok(
+            diesel::delete(signing_keys::table.filter(signing_keys::retire_at.le(now)))
+                .execute(&mut self.conn()?)?,
+        )
     }
 }

@@ -94,6 +94,70 @@ diesel::table! {
         issued_at -> BigInt,
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
+        family_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_digest) {
+        token_digest -> Text,
+        family_id -> Text,
+        realm -> Text,
+        client_id -> Text,
+        user_pk -> Text,
+        sso_session_id -> Text,
+        offline -> Bool,
+        scope -> Text,
+        auth_time -> BigInt,
+        acr -> Text,
+        amr -> Text,
+        issued_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sso_session_clients (sso_session_id, client_id) {
+        sso_session_id -> Text,
+        client_id -> Text,
+    }
+}
+
+diesel::table! {
+    logout_requests (id) {
+        id -> Text,
+        browser_binding -> Text,
+        realm -> Text,
+        client_id -> Nullable<Text>,
+        post_logout_redirect_uri -> Nullable<Text>,
+        state -> Nullable<Text>,
+        locale -> Nullable<Text>,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    backchannel_deliveries (id) {
+        id -> Text,
+        realm -> Text,
+        client_id -> Text,
+        sso_session_id -> Text,
+        user_pk -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+        abandoned_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    client_assertions (digest) {
+        digest -> Text,
+        expires_at -> BigInt,
     }
 }
 
@@ -132,4 +196,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     issued_tokens,
     signing_keys,
     audit_events,
+    refresh_tokens,
+    sso_session_clients,
+    logout_requests,
+    backchannel_deliveries,
+    client_assertions,
 );

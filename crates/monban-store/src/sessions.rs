@@ -88,14 +88,6 @@ impl Store {
         Ok(())
     }
 
-    /// Removes logins that ran out of time; returns how many.
-    pub fn purge_expired_auth_sessions(&self, now: UnixSeconds) -> Result<usize, StoreError> {
-        Ok(
-            diesel::delete(auth_sessions::table.filter(auth_sessions::expires_at.le(now)))
-                .execute(&mut self.conn()?)?,
-        )
-    }
-
     pub fn insert_sso_session(&self, session: &SsoSession) -> Result<(), StoreError> {
         diesel::insert_into(sso_sessions::table)
             .values(session)
@@ -133,26 +125,62 @@ impl Store {
         Ok(())
     }
 
-    /// Ends an SSO session and revokes every token issued under it, in one transaction.
-    pub fn end_sso_session(&self, id: &str, now: UnixSeconds) -> Result<(), StoreError> {
-        use crate::schema::issued_tokens;
+    /// Ends an SSO session and revokes its tokens (offline refresh tokens survive, as in
+    /// Keycloak), in one transaction. Returns the clients that took part, for back-channel
+    /// logout; empty when the session had already ended.
+    pub fn end_sso_session(&self, id: &str, now: UnixSeconds) -> Result<Vec<String>, StoreError> {
+        use crate::schema::sso_session_clients;
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
-            diesel::update(
+            let ended = diesel::update(
                 sso_sessions::table
                     .find(id)
                     .filter(sso_sessions::ended_at.is_null()),
             )
             .set(sso_sessions::ended_at.eq(now))
             .execute(conn)?;
-            diesel::update(
-                issued_tokens::table
-                    .filter(issued_tokens::sso_session_id.eq(id))
-                    .filter(issued_tokens::revoked_at.is_null()),
-            )
-            .set(issued_tokens::revoked_at.eq(now))
-            .execute(conn)?;
-            Ok(())
+            crate::refresh::revoke_session_tokens(conn, id, now, false)?;
+            if ended == 0 {
+                return Ok(Vec::new());
+            }
+            Ok(sso_session_clients::table
+                .filter(sso_session_clients::sso_session_id.eq(id))
+                .select(sso_session_clients::client_id)
+                .load(conn)?)
         })
+    }
+
+    /// Notes that a client received tokens in this session.
+    pub fn record_session_client(
+        &self,
+        sso_session_id: &str,
+        client_id: &str,
+    ) -> Result<(), StoreError> {
+        use crate::schema::sso_session_clients;
+        let mut conn = self.conn()?;
+        let known: i64 = sso_session_clients::table
+            .filter(sso_session_clients::sso_session_id.eq(sso_session_id))
+            .filter(sso_session_clients::client_id.eq(client_id))
+            .count()
+            .get_result(&mut conn)?;
+        if known == 0 {
+            let inserted = diesel::insert_into(sso_session_clients::table)
+                .values((
+                    sso_session_clients::sso_session_id.eq(sso_session_id),
+                    sso_session_clients::client_id.eq(client_id),
+                ))
+                .execute(&mut conn);
+            match inserted {
+                // Two token requests of one session raced; the row is there either way.
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => {}
+                other => {
+                    other?;
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -18,6 +18,8 @@ pub struct IssuedToken {
     pub issued_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// The refresh-token family it was issued from, if any.
+    pub family_id: Option<String>,
 }
 
 impl Store {
@@ -41,5 +43,25 @@ impl Store {
             .select(IssuedToken::as_select())
             .first(&mut self.conn()?)
             .optional()?)
+    }
+
+    /// The token with this id, whatever its state (for introspection and revocation).
+    pub fn find_issued_token(&self, jti: &str) -> Result<Option<IssuedToken>, StoreError> {
+        Ok(issued_tokens::table
+            .find(jti)
+            .select(IssuedToken::as_select())
+            .first(&mut self.conn()?)
+            .optional()?)
+    }
+
+    pub fn revoke_issued_token(&self, jti: &str, now: UnixSeconds) -> Result<(), StoreError> {
+        diesel::update(
+            issued_tokens::table
+                .find(jti)
+                .filter(issued_tokens::revoked_at.is_null()),
+        )
+        .set(issued_tokens::revoked_at.eq(now))
+        .execute(&mut self.conn()?)?;
+        Ok(())
     }
 }

@@ -20,7 +20,7 @@ pub enum UiError {
 }
 
 /// The pages Monban renders; every theme must have them all.
-pub const REQUIRED_PAGES: [&str; 3] = ["login", "message", "form_post"];
+pub const REQUIRED_PAGES: [&str; 4] = ["login", "message", "form_post", "logout_confirm"];
 
 /// One locale's texts, key → text.
 pub type Messages = BTreeMap<String, String>;

@@ -46,6 +46,8 @@ pub struct TokenLifetimes {
     /// With "ログイン状態の保存" ticked; 0 means the same as without.
     pub sso_idle_remember_me_seconds: i64,
     pub sso_max_remember_me_seconds: i64,
+    /// Idle lifetime of offline refresh tokens (`offline_access`), which outlive the SSO session.
+    pub offline_idle_seconds: i64,
 }
 
 impl Default for TokenLifetimes {
@@ -58,6 +60,7 @@ impl Default for TokenLifetimes {
             sso_max_seconds: 36_000,
             sso_idle_remember_me_seconds: 0,
             sso_max_remember_me_seconds: 0,
+            offline_idle_seconds: 2_592_000,
         }
     }
 }
@@ -115,16 +118,26 @@ pub enum SigningAlgorithm {
     #[default]
     RS256,
     ES256,
+    EdDSA,
 }
 
 impl SigningAlgorithm {
-    pub const ALL: [SigningAlgorithm; 2] = [SigningAlgorithm::RS256, SigningAlgorithm::ES256];
+    pub const ALL: [SigningAlgorithm; 3] = [
+        SigningAlgorithm::RS256,
+        SigningAlgorithm::ES256,
+        SigningAlgorithm::EdDSA,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             SigningAlgorithm::RS256 => "RS256",
             SigningAlgorithm::ES256 => "ES256",
+            SigningAlgorithm::EdDSA => "EdDSA",
         }
+    }
+
+    pub fn parse(text: &str) -> Option<SigningAlgorithm> {
+        Self::ALL.into_iter().find(|a| a.as_str() == text)
     }
 }
 
@@ -151,6 +164,26 @@ pub struct ClientConfig {
     pub require_pkce: bool,
     #[serde(default)]
     pub id_token_signed_response_alg: SigningAlgorithm,
+    /// May use `grant_type=client_credentials` (a service calling APIs on its own behalf).
+    #[serde(default)]
+    pub service_account: bool,
+    /// Scopes this client may request with client credentials.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// `aud` of its client-credentials tokens; its own client_id when empty.
+    #[serde(default)]
+    pub audience: Vec<String>,
+    /// May request `offline_access` (refresh tokens that outlive the SSO session).
+    #[serde(default)]
+    pub offline_access: bool,
+    /// Access-token lifetime for this client; the realm's when absent.
+    pub access_token_seconds: Option<i64>,
+    /// OIDC Back-Channel Logout: where Monban posts a logout token when a session ends.
+    pub backchannel_logout_uri: Option<String>,
+    /// The client's public keys for `private_key_jwt`, as a JWKS JSON document.
+    pub jwks: Option<String>,
+    /// Where to fetch the client's JWKS for `private_key_jwt`.
+    pub jwks_uri: Option<String>,
     /// Resolved at load time from `secret` or `secret_env`.
     #[serde(skip)]
     pub resolved_secret: Option<String>,
@@ -161,14 +194,28 @@ pub struct ClientConfig {
 pub enum ClientAuthentication<'a> {
     Public,
     Secret(&'a str),
+    /// `private_key_jwt` with keys inline or at a URI.
+    PrivateKeyJwt,
 }
 
 impl ClientConfig {
     pub fn authentication(&self) -> ClientAuthentication<'_> {
-        match &self.resolved_secret {
-            Some(secret) if !self.public => ClientAuthentication::Secret(secret),
-            _ => ClientAuthentication::Public,
+        if self.public {
+            return ClientAuthentication::Public;
         }
+        match &self.resolved_secret {
+            Some(secret) => ClientAuthentication::Secret(secret),
+            None => ClientAuthentication::PrivateKeyJwt,
+        }
+    }
+
+    pub fn uses_private_key_jwt(&self) -> bool {
+        !self.public && (self.jwks.is_some() || self.jwks_uri.is_some())
+    }
+
+    pub fn access_token_seconds(&self, realm: &TokenLifetimes) -> i64 {
+        self.access_token_seconds
+            .unwrap_or(realm.access_token_seconds)
     }
 
     pub fn pkce_required(&self) -> bool {
@@ -291,6 +338,7 @@ impl RealmConfig {
             ("login_seconds", t.login_seconds),
             ("sso_idle_seconds", t.sso_idle_seconds),
             ("sso_max_seconds", t.sso_max_seconds),
+            ("offline_idle_seconds", t.offline_idle_seconds),
         ] {
             if value <= 0 {
                 sink.report(&path.key(field), "must be a positive number of seconds");
@@ -373,12 +421,66 @@ fn validate_client(
             ),
             None => sink.report(&path.key("secret_env"), format!("${variable} is not set")),
         },
+        (false, None, None) if client.jwks.is_some() || client.jwks_uri.is_some() => {}
         (false, None, None) => sink.report(
             &path.key("client_id"),
-            "a confidential client needs `secret` or `secret_env` (or set `public = true`)",
+            "a confidential client needs `secret`, `secret_env`, `jwks` or `jwks_uri` (or set `public = true`)",
         ),
     }
-    if client.redirect_uris.is_empty() {
+    if client.public && (client.jwks.is_some() || client.jwks_uri.is_some()) {
+        sink.report(&path.key("public"), "a public client has no keys");
+    }
+    if let Some(jwks) = &client.jwks {
+        let keys = serde_json::from_str::<serde_json::Value>(jwks)
+            .ok()
+            .and_then(|v| v.get("keys").and_then(|k| k.as_array()).map(|k| k.len()));
+        if keys.is_none_or(|n| n == 0) {
+            sink.report(
+                &path.key("jwks"),
+                "must be a JWKS JSON document: {\"keys\": [ … ]}",
+            );
+        }
+    }
+    if let Some(uri) = &client.jwks_uri {
+        if !(uri.starts_with("https://") || uri.starts_with("http://")) {
+            sink.report(&path.key("jwks_uri"), "must be an http(s) URL");
+        }
+    }
+    if let Some(uri) = &client.backchannel_logout_uri {
+        match url::Url::parse(uri) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.fragment().is_none() => {}
+            _ => sink.report(
+                &path.key("backchannel_logout_uri"),
+                "must be an absolute http(s) URL without a fragment",
+            ),
+        }
+    }
+    if client.access_token_seconds.is_some_and(|s| s <= 0) {
+        sink.report(
+            &path.key("access_token_seconds"),
+            "must be a positive number of seconds",
+        );
+    }
+    if client.service_account && client.public {
+        sink.report(
+            &path.key("service_account"),
+            "a public client cannot be a service account",
+        );
+    }
+    if !client.scopes.is_empty() && !client.service_account {
+        sink.report(
+            &path.key("scopes"),
+            "only service accounts (service_account = true) list scopes",
+        );
+    }
+    if client
+        .scopes
+        .iter()
+        .any(|s| s == "openid" || s.is_empty() || s.contains(' '))
+    {
+        sink.report(&path.key("scopes"), "list single scope names, not `openid`");
+    }
+    if client.redirect_uris.is_empty() && !client.service_account {
         sink.report(&path.key("redirect_uris"), "list at least one redirect URI");
     }
     for (index, uri) in client.redirect_uris.iter().enumerate() {

@@ -352,7 +352,7 @@ pub async fn submit(
         // A new login in this browser replaces the session it had.
         if let Some(previous) = previous_cookie {
             if let Ok(Some(old)) = worker.provider.sso_session_from_cookie(realm, &previous) {
-                worker.provider.end_sso_session(&old.id)?;
+                worker.provider.log_out(realm, &old.id, ip.as_deref())?;
             }
         }
         let cookie = worker.provider.start_sso_session(

@@ -1,6 +1,8 @@
 //! URL layout, on Keycloak's paths so a portal configured for Keycloak only changes the host.
 
+mod client_api;
 mod login;
+mod logout;
 mod oidc;
 mod pages;
 mod resources;
@@ -27,7 +29,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route(
                     "/protocol/openid-connect/token",
-                    web::post().to(oidc::token),
+                    web::post().to(client_api::token),
+                )
+                .route(
+                    "/protocol/openid-connect/token/introspect",
+                    web::post().to(client_api::introspect),
+                )
+                .route(
+                    "/protocol/openid-connect/revoke",
+                    web::post().to(client_api::revoke),
+                )
+                .route(
+                    "/protocol/openid-connect/logout",
+                    web::get().to(logout::start),
+                )
+                .route(
+                    "/protocol/openid-connect/logout",
+                    web::post().to(logout::start_post),
+                )
+                .route(
+                    "/protocol/openid-connect/logout/logout-confirm",
+                    web::post().to(logout::confirm),
                 )
                 .route(
                     "/protocol/openid-connect/userinfo",

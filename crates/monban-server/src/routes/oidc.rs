@@ -8,19 +8,19 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use monban_core::config::RealmConfig;
 use monban_flow::FlowStore;
 use monban_oidc::authorize::{parse_authorization_request, AuthorizeRejection, ErrorRedirect};
-use monban_oidc::token::{AuthorizationResponse, TokenRequest};
+use monban_oidc::token::AuthorizationResponse;
 use monban_oidc::{random_token, AuthorizationRequest, BearerError, ResponseMode};
 use monban_store::SsoSession;
 use serde::Serialize;
 use serde_json::json;
 
-fn json_response(status: StatusCode, body: &serde_json::Value) -> HttpResponse {
+pub fn json_response(status: StatusCode, body: &serde_json::Value) -> HttpResponse {
     headers::secure(&mut HttpResponse::build(status))
         .content_type("application/json")
         .body(body.to_string())
 }
 
-fn unknown_realm() -> HttpResponse {
+pub fn unknown_realm() -> HttpResponse {
     json_response(StatusCode::NOT_FOUND, &json!({"error": "realm_not_found"}))
 }
 
@@ -302,71 +302,6 @@ pub fn deliver(
                 StatusCode::OK,
                 &model,
                 Some(&nonce),
-            )
-        }
-    }
-}
-
-pub async fn token(
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: web::Bytes,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    if state.realm(&path).is_none() {
-        return unknown_realm();
-    }
-    let Some(params) = params::form(&req, &body) else {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            &json!({"error": "invalid_request", "error_description": "send an application/x-www-form-urlencoded body"}),
-        );
-    };
-    let authorization = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let worker = state.clone();
-    let realm_name = path.into_inner();
-    let outcome = web::block(move || {
-        let realm = worker.realm(&realm_name).expect("realm exists");
-        worker.provider.token(
-            realm,
-            &TokenRequest {
-                params: &params,
-                authorization: authorization.as_deref(),
-            },
-        )
-    })
-    .await;
-    match outcome {
-        Ok(Ok(tokens)) => json_response(
-            StatusCode::OK,
-            &serde_json::to_value(&tokens).unwrap_or_default(),
-        ),
-        Ok(Err(error)) => {
-            if error.status >= 500 {
-                tracing::error!(error = error.error, "token endpoint failed");
-            }
-            let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
-            let mut response = json_response(status, &error.body());
-            if let Some(challenge) = error
-                .www_authenticate
-                .as_deref()
-                .and_then(|c| c.parse().ok())
-            {
-                response
-                    .headers_mut()
-                    .insert(actix_web::http::header::WWW_AUTHENTICATE, challenge);
-            }
-            response
-        }
-        Err(error) => {
-            tracing::error!(%error, "token endpoint worker failed");
-            json_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &json!({"error": "server_error"}),
             )
         }
     }

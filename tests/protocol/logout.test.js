@@ -1,0 +1,136 @@
+// RP-Initiated Logout 1.0 (SPEC §7): the portal sends the member to the end-session endpoint;
+// Monban ends the SSO session, revokes its tokens and returns to the portal.
+//
+//   cargo build -p monban-server && cd tests/protocol && npm ci && npm test
+
+import { after, before, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  MEMBERS, POST_LOGOUT_REDIRECT_URI, authorizationRequest, client, configFor, defineIt, loginAndRedeem,
+  oauthError, pageText, parseForms, startMonban,
+} from './harness.js';
+
+let server;
+const it = defineIt(() => server);
+const [ICHIRO, JIRO, SABURO] = MEMBERS;
+const CONFIRM_TEXT = 'ログアウトしてもよろしいですか？';
+const CONFIRM_BUTTON = 'ログアウトする';
+
+before(async () => { server = await startMonban(); });
+after(async () => { await server?.stop(); });
+
+/**
+ * A silent authorization request (prompt=none) in `browser`: resolves to the tokens when the
+ * SSO session is alive, or to the OAuth error of the authorization response (checked by
+ * openid-client: state and iss) when it is not.
+ */
+async function silentLogin(config, browser) {
+  const request = await authorizationRequest(config, { extra: { prompt: 'none' } });
+  const outcome = await browser.navigate(request.url);
+  assert.ok(outcome.redirect, `prompt=none answers with a redirect to the client (got HTTP ${outcome.page?.status})`);
+  try {
+    return { tokens: await client.authorizationCodeGrant(config, outcome.redirect, request.checks) };
+  } catch (error) {
+    if (error instanceof client.AuthorizationResponseError) return { error: error.error };
+    throw error;
+  }
+}
+
+function assertBackAtPortal(redirect, state) {
+  assert.ok(redirect, 'the browser is sent back to the client');
+  assert.equal(`${redirect.origin}${redirect.pathname}`, POST_LOGOUT_REDIRECT_URI);
+  assert.equal(redirect.searchParams.get('state'), state);
+}
+
+describe('RP-initiated logout', () => {
+  it('with id_token_hint: back to post_logout_redirect_uri with state; SSO session and tokens are gone', async () => {
+    const config = await configFor(server, 'rp');
+    const { tokens, browser, claims } = await loginAndRedeem(server, config, ICHIRO);
+    assert.ok((await silentLogin(config, browser)).tokens, 'before logout, prompt=none logs in silently (SSO)');
+
+    const state = client.randomState();
+    const url = client.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token,
+      post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI,
+      state,
+    });
+    const outcome = await browser.navigate(url);
+    assert.ok(outcome.redirect, `logout redirects (got HTTP ${outcome.page?.status}: ${pageText(outcome.page?.html ?? '').slice(0, 200)})`);
+    assertBackAtPortal(outcome.redirect, state);
+
+    assert.equal((await silentLogin(config, browser)).error, 'login_required', 'after logout, prompt=none is login_required');
+
+    const refresh = await oauthError(client.refreshTokenGrant(config, tokens.refresh_token));
+    assert.equal(refresh.error, 'invalid_grant', 'the refresh token is revoked');
+    const userinfo = await oauthError(client.fetchUserInfo(config, tokens.access_token, claims.sub));
+    assert.equal(userinfo.status, 401, 'the access token is revoked');
+  });
+
+  it('ends the session for every client of that session (single sign-on, then one logout)', async () => {
+    const rp = await configFor(server, 'rp');
+    const es = await configFor(server, 'rp-es');
+    const first = await loginAndRedeem(server, rp, JIRO);
+    const second = await loginAndRedeem(server, es, JIRO, { browser: first.browser }); // SSO, no form
+    assert.equal(second.claims.sid, first.claims.sid, 'one SSO session, one sid');
+
+    const state = client.randomState();
+    const outcome = await first.browser.navigate(client.buildEndSessionUrl(rp, {
+      id_token_hint: first.tokens.id_token, post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI, state,
+    }));
+    assertBackAtPortal(outcome.redirect, state);
+    assert.equal((await silentLogin(es, first.browser)).error, 'login_required');
+    const refused = await oauthError(client.fetchUserInfo(es, second.tokens.access_token, second.claims.sub));
+    assert.equal(refused.status, 401, 'the other client\'s access token of that session is revoked too');
+  });
+
+  it('without id_token_hint: a confirmation page; the session lives on until the member confirms', async () => {
+    const config = await configFor(server, 'rp');
+    const { browser } = await loginAndRedeem(server, config, SABURO);
+    const state = client.randomState();
+    const url = client.buildEndSessionUrl(config, { post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI, state });
+
+    const outcome = await browser.navigate(url);
+    assert.ok(outcome.page, `a page is shown, not a redirect to ${outcome.redirect}`);
+    assert.equal(outcome.page.status, 200);
+    assert.ok(pageText(outcome.page.html).includes(CONFIRM_TEXT), `the page asks "${CONFIRM_TEXT}"`);
+    const form = parseForms(outcome.page.html, outcome.page.url)
+      .find((f) => f.buttons.some((b) => b.text === CONFIRM_BUTTON));
+    assert.ok(form, `a form with the button "${CONFIRM_BUTTON}"`);
+    assert.equal(form.method, 'POST', 'logging out is a POST (a GET by a prefetcher must not log out)');
+
+    assert.ok((await silentLogin(config, browser)).tokens, 'showing the page did not log the member out');
+  });
+
+  it('without id_token_hint: confirming logs out and returns to post_logout_redirect_uri with state', async () => {
+    const config = await configFor(server, 'rp');
+    const { browser, tokens } = await loginAndRedeem(server, config, ICHIRO);
+    const state = client.randomState();
+    const url = client.buildEndSessionUrl(config, { post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI, state });
+    const { page } = await browser.navigate(url);
+    assert.ok(page, 'a confirmation page');
+    const form = parseForms(page.html, page.url).find((f) => f.buttons.some((b) => b.text === CONFIRM_BUTTON));
+    assert.ok(form, `a form with the button "${CONFIRM_BUTTON}"`);
+    const button = form.buttons.find((b) => b.text === CONFIRM_BUTTON);
+    const fields = { ...form.fields, ...(button.name ? { [button.name]: button.value ?? '' } : {}) };
+
+    const outcome = await browser.navigate(form.action, { method: 'POST', form: fields });
+    assertBackAtPortal(outcome.redirect, state);
+    assert.equal((await silentLogin(config, browser)).error, 'login_required');
+    const refresh = await oauthError(client.refreshTokenGrant(config, tokens.refresh_token));
+    assert.equal(refresh.error, 'invalid_grant');
+  });
+
+  it('an unregistered post_logout_redirect_uri is never followed', async () => {
+    const config = await configFor(server, 'rp');
+    const { browser, tokens } = await loginAndRedeem(server, config, JIRO);
+    const url = client.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token,
+      post_logout_redirect_uri: 'http://127.0.0.1:9999/elsewhere',
+      state: 'x',
+    });
+    const outcome = await browser.navigate(url);
+    assert.ok(!outcome.redirect || !outcome.redirect.pathname.startsWith('/elsewhere'),
+      `Monban redirected to an unregistered URI: ${outcome.redirect}`);
+    assert.ok(outcome.page, 'an error (or confirmation) page is shown instead');
+  });
+});
