@@ -13,11 +13,10 @@ use monban_store::{Store, StoredSigningKey};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
 
 /// How long a realm's keys are cached before the database is asked again (another instance
 /// may have rotated them).
-const CACHE_FOR: Duration = Duration::from_secs(30);
+const CACHE_SECONDS: i64 = 30;
 
 /// A key ready to sign.
 #[derive(Clone)]
@@ -39,7 +38,7 @@ struct LoadedKey {
 }
 
 struct CachedRealm {
-    loaded_at: Instant,
+    loaded_at: UnixSeconds,
     keys: Vec<LoadedKey>,
 }
 
@@ -92,7 +91,7 @@ impl KeyRing {
         if !refresh {
             let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
             if let Some(cached) = cache.get(realm) {
-                if cached.loaded_at.elapsed() < CACHE_FOR {
+                if self.clock.now() - cached.loaded_at < CACHE_SECONDS {
                     return Ok(cached.clone());
                 }
             }
@@ -104,7 +103,7 @@ impl KeyRing {
             .map(|stored| load(stored, &self.sealer))
             .collect::<Result<Vec<_>, _>>()?;
         let cached = Arc::new(CachedRealm {
-            loaded_at: Instant::now(),
+            loaded_at: self.clock.now(),
             keys,
         });
         self.cache

@@ -133,8 +133,13 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server on `database`; call inside an actix runtime (`#[actix_web::test]`).
     pub async fn start(database: &TestDatabase) -> TestServer {
+        Self::start_with(database, &realm_toml(REDIRECT)).await
+    }
+
+    /// Starts a server with a realm file of the test's own.
+    pub async fn start_with(database: &TestDatabase, realm: &str) -> TestServer {
         let config = tempfile::tempdir().unwrap();
-        write_config(config.path(), &realm_toml(REDIRECT));
+        write_config(config.path(), realm);
         Self::start_in(config, &database.url).await
     }
 
@@ -181,6 +186,10 @@ impl TestServer {
             config_dir,
             _config: config,
         }
+    }
+
+    pub fn clock_now(&self) -> i64 {
+        self.clock.now()
     }
 
     pub fn issuer(&self) -> String {
@@ -337,14 +346,20 @@ pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> 
 
 /// A minimal authorization URL (for tests that do not go through the RP library).
 pub fn authorize_url(server: &TestServer, client_id: &str, extra: &[(&str, &str)]) -> String {
+    let defaults = [
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid profile email"),
+        ("state", "st4te"),
+    ];
     let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("response_type", "code")
-        .append_pair("scope", "openid profile email")
-        .append_pair("state", "st4te");
-    for (k, v) in extra {
+    // The test's own values replace the defaults.
+    for (k, v) in defaults
+        .iter()
+        .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
+        .chain(extra)
+    {
         query.append_pair(k, v);
     }
     format!(
@@ -365,4 +380,141 @@ macro_rules! on_both_backends {
             $(#[actix_web::test] async fn $name() { super::$body($crate::support::Backend::Postgres).await })*
         }
     };
+}
+
+/// Logs `user_id` in through `client` and exchanges the code; returns the token response.
+pub async fn login_and_exchange(
+    server: &TestServer,
+    browser: &reqwest::Client,
+    client: (&str, &str),
+    user_id: &str,
+    extra: &[(&str, &str)],
+) -> serde_json::Value {
+    let form = open_login_form(
+        browser,
+        &server.base,
+        &authorize_url(server, client.0, extra),
+    )
+    .await;
+    let response = submit_login(browser, &form, user_id, PASSWORD).await;
+    assert_eq!(response.status(), 302);
+    let code = param(&callback_params(&response), "code")
+        .unwrap()
+        .to_string();
+    exchange(server, client, &code).await
+}
+
+pub async fn exchange(server: &TestServer, client: (&str, &str), code: &str) -> serde_json::Value {
+    let (status, body) = token_call(
+        server,
+        "token",
+        client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// POSTs to a client endpoint (`token`, `token/introspect`, `revoke`) with Basic credentials.
+pub async fn token_call(
+    server: &TestServer,
+    endpoint: &str,
+    client: (&str, &str),
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/protocol/openid-connect/{endpoint}",
+            server.issuer()
+        ))
+        .basic_auth(client.0, Some(client.1))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+pub async fn userinfo_status(server: &TestServer, access_token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!(
+            "{}/protocol/openid-connect/userinfo",
+            server.issuer()
+        ))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+pub async fn jwks(server: &TestServer) -> serde_json::Value {
+    reqwest::get(format!("{}/protocol/openid-connect/certs", server.issuer()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn b64url(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .unwrap()
+}
+
+pub fn jwt_part(token: &str, index: usize) -> serde_json::Value {
+    serde_json::from_slice(&b64url(token.split('.').nth(index).unwrap())).unwrap()
+}
+
+/// Verifies a compact JWS against a JWKS with ring directly (not Monban's own JWT code) and
+/// returns its claims; panics when the signature does not verify.
+pub fn verify_jws(token: &str, jwks: &serde_json::Value) -> serde_json::Value {
+    use ring::signature as sig;
+    let header = jwt_part(token, 0);
+    let kid = header["kid"].as_str().expect("kid");
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .unwrap_or_else(|| panic!("kid {kid} not in JWKS"));
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let signature = b64url(signature);
+    let field = |name: &str| b64url(key[name].as_str().unwrap());
+    let outcome = match header["alg"].as_str().unwrap() {
+        "RS256" => sig::RsaPublicKeyComponents {
+            n: field("n"),
+            e: field("e"),
+        }
+        .verify(
+            &sig::RSA_PKCS1_2048_8192_SHA256,
+            signed.as_bytes(),
+            &signature,
+        ),
+        "ES256" => {
+            let mut point = vec![4u8];
+            point.extend(field("x"));
+            point.extend(field("y"));
+            sig::UnparsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, point)
+                .verify(signed.as_bytes(), &signature)
+        }
+        "EdDSA" => sig::UnparsedPublicKey::new(&sig::ED25519, field("x"))
+            .verify(signed.as_bytes(), &signature),
+        other => panic!("unexpected alg {other}"),
+    };
+    outcome.expect("the signature verifies against the JWKS");
+    jwt_part(token, 1)
 }
