@@ -119,6 +119,23 @@ describe('authorization code flow with PKCE (S256), state and nonce', () => {
     await codeFlow('rp-jwt', JIRO);
   });
 
+  it('a code is single-use: a replay is invalid_grant and revokes the tokens issued from it', async () => {
+    const config = await configFor(server, 'rp');
+    const { tokens, claims, callback, request } = await loginAndRedeem(server, config, JIRO);
+    const replay = await oauthError(client.authorizationCodeGrant(config, callback, request.checks));
+    assert.equal(replay.status, 400);
+    assert.equal(replay.error, 'invalid_grant');
+    // RFC 6749 §4.1.2: the server SHOULD revoke the tokens issued from a replayed code.
+    assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, false,
+      'the access token issued from the replayed code is revoked');
+    const refused = await oauthError(client.fetchUserInfo(config, tokens.access_token, claims.sub));
+    assert.equal(refused.status, 401);
+    if (tokens.refresh_token) {
+      const refresh = await oauthError(client.refreshTokenGrant(config, tokens.refresh_token));
+      assert.equal(refresh.error, 'invalid_grant', 'the refresh token issued from the replayed code is revoked');
+    }
+  });
+
   it('the same member gets the same sub for every client, and a wrong secret is invalid_client', async () => {
     const a = await loginAndRedeem(server, await configFor(server, 'rp'), ICHIRO);
     const b = await loginAndRedeem(server, await configFor(server, 'rp-es'), ICHIRO);

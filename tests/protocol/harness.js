@@ -7,7 +7,7 @@
 //   cargo build -p monban-server
 
 import { spawn, execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -50,8 +50,11 @@ function toml(value) {
   return JSON.stringify(value); // a JSON string is a valid TOML basic string
 }
 
-/** The realm file; `rpJwtJwks` is the public JWKS of the private_key_jwt client. */
-export const realmToml = ({ rpJwtJwks }) => `# Written by tests/protocol/harness.js
+/**
+ * The realm file; `rpJwtJwks` is the public JWKS of the private_key_jwt client, and
+ * `backchannelLogoutUri` (optional) where `rp-es` receives back-channel logout tokens.
+ */
+export const realmToml = ({ rpJwtJwks, backchannelLogoutUri }) => `# Written by tests/protocol/harness.js
 name = "proto"
 display_title = "プロトコル試験"
 
@@ -84,7 +87,7 @@ client_id = "rp-es"
 secret = ${toml(CLIENTS['rp-es'].secret)}
 redirect_uris = [${toml(REDIRECT_URI)}]
 id_token_signed_response_alg = "ES256"
-
+${backchannelLogoutUri ? `backchannel_logout_uri = ${toml(backchannelLogoutUri)}\n` : ''}
 [[clients]]
 client_id = "rp-ed"
 secret = ${toml(CLIENTS['rp-ed'].secret)}
@@ -199,7 +202,7 @@ async function waitForHttp(url, child) {
  * Starts Monban with realm `proto` and the members. Call `stop()` in `after` whatever happened; it
  * prints the server's output when `failed` is true (set by `it` below) or when starting failed.
  */
-export async function startMonban({ members = MEMBERS } = {}) {
+export async function startMonban({ members = MEMBERS, backchannelLogoutUri } = {}) {
   const server = {
     dir: mkdtempSync(join(tmpdir(), 'monban-protocol-')),
     child: null,
@@ -226,7 +229,7 @@ export async function startMonban({ members = MEMBERS } = {}) {
     delete publicJwk.key_ops;
     delete publicJwk.ext;
     server.rpJwtKey = { key: pair.privateKey, kid };
-    writeConfig(server.dir, port, realmToml({ rpJwtJwks: { keys: [publicJwk] } }));
+    writeConfig(server.dir, port, realmToml({ rpJwtJwks: { keys: [publicJwk] }, backchannelLogoutUri }));
 
     const csv = join(server.dir, 'members.csv');
     writeFileSync(csv, membersCsv(members));
@@ -356,6 +359,30 @@ export function jwtPayload(token) {
 
 export function jwtHeader(token) {
   return JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString('utf8'));
+}
+
+/**
+ * Verifies a JWS (compact) against the realm's JWKS with node:crypto and returns
+ * { header, payload }; throws when the key is unknown or the signature is wrong.
+ */
+export async function verifyJws(server, token) {
+  const [h, p, s] = token.split('.');
+  const header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'));
+  const response = await fetch(`${server.issuer}/protocol/openid-connect/certs`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const { keys } = await response.json();
+  const jwk = keys.find((k) => k.kid === header.kid);
+  if (!jwk) throw new Error(`no key ${header.kid} in the JWKS`);
+  if (jwk.alg && jwk.alg !== header.alg) throw new Error(`key ${jwk.kid} is for ${jwk.alg}, the JWS says ${header.alg}`);
+  const key = createPublicKey({ key: jwk, format: 'jwk' });
+  const data = Buffer.from(`${h}.${p}`, 'ascii');
+  const signature = Buffer.from(s, 'base64url');
+  const ok = {
+    RS256: () => verify('sha256', data, key, signature),
+    ES256: () => verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature),
+    EdDSA: () => verify(null, data, key, signature),
+  }[header.alg]?.();
+  if (!ok) throw new Error(`the ${header.alg} signature does not verify`);
+  return { header, payload: JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) };
 }
 
 /**

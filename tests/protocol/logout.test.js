@@ -3,11 +3,12 @@
 //
 //   cargo build -p monban-server && cd tests/protocol && npm ci && npm test
 
+import { createServer } from 'node:http';
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  MEMBERS, POST_LOGOUT_REDIRECT_URI, authorizationRequest, client, configFor, defineIt, loginAndRedeem,
-  oauthError, pageText, parseForms, startMonban,
+  MEMBERS, POST_LOGOUT_REDIRECT_URI, authorizationRequest, client, configFor, defineIt, freePort, jwtHeader,
+  loginAndRedeem, oauthError, pageText, parseForms, startMonban, verifyJws,
 } from './harness.js';
 
 let server;
@@ -15,9 +16,45 @@ const it = defineIt(() => server);
 const [ICHIRO, JIRO, SABURO] = MEMBERS;
 const CONFIRM_TEXT = 'ログアウトしてもよろしいですか？';
 const CONFIRM_BUTTON = 'ログアウトする';
+const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
-before(async () => { server = await startMonban(); });
-after(async () => { await server?.stop(); });
+/** `rp-es`'s back-channel logout endpoint: keeps every POST it receives. */
+const backchannel = { received: [], server: null, url: null };
+
+before(async () => {
+  const port = await freePort();
+  backchannel.url = `http://127.0.0.1:${port}/backchannel-logout`;
+  backchannel.server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => { body += chunk; });
+    req.on('end', () => {
+      backchannel.received.push({ method: req.method, path: req.url, contentType: req.headers['content-type'], body });
+      res.writeHead(200, { 'cache-control': 'no-store' }).end();
+    });
+  });
+  await new Promise((ok) => backchannel.server.listen(port, '127.0.0.1', ok));
+  server = await startMonban({ backchannelLogoutUri: backchannel.url });
+});
+after(async () => {
+  await server?.stop();
+  await new Promise((ok) => (backchannel.server ? backchannel.server.close(ok) : ok()));
+});
+
+/** Waits (a few seconds at most) for a logout token about session `sid`. */
+async function logoutTokenFor(sid) {
+  const deadline = Date.now() + 8_000;
+  while (Date.now() < deadline) {
+    for (const delivery of backchannel.received) {
+      const token = new URLSearchParams(delivery.body).get('logout_token');
+      if (!token) continue;
+      let payload;
+      try { payload = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')); } catch { continue; }
+      if (payload.sid === sid) return { delivery, token };
+    }
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  throw new Error(`no logout token for sid ${sid} within 8s (received ${backchannel.received.length} POSTs)`);
+}
 
 /**
  * A silent authorization request (prompt=none) in `browser`: resolves to the tokens when the
@@ -81,6 +118,39 @@ describe('RP-initiated logout', () => {
     assert.equal((await silentLogin(es, first.browser)).error, 'login_required');
     const refused = await oauthError(client.fetchUserInfo(es, second.tokens.access_token, second.claims.sub));
     assert.equal(refused.status, 401, 'the other client\'s access token of that session is revoked too');
+  });
+
+  it('back-channel logout: the other client of the session receives a valid logout token', async () => {
+    const rp = await configFor(server, 'rp');
+    const es = await configFor(server, 'rp-es');
+    const first = await loginAndRedeem(server, rp, SABURO);
+    const second = await loginAndRedeem(server, es, SABURO, { browser: first.browser });
+    const sid = second.claims.sid;
+
+    const state = client.randomState();
+    const outcome = await first.browser.navigate(client.buildEndSessionUrl(rp, {
+      id_token_hint: first.tokens.id_token, post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI, state,
+    }));
+    assertBackAtPortal(outcome.redirect, state);
+
+    const { delivery, token } = await logoutTokenFor(sid);
+    assert.equal(delivery.method, 'POST');
+    assert.equal(delivery.path, '/backchannel-logout');
+    assert.match(delivery.contentType ?? '', /^application\/x-www-form-urlencoded/);
+    // Back-Channel Logout 1.0 §2.4 and §2.6 (what the RP validates).
+    const { header, payload } = await verifyJws(server, token);
+    assert.equal(header.alg, 'ES256', 'signed with the algorithm registered for rp-es ID tokens');
+    assert.equal(jwtHeader(token).typ, 'logout+jwt');
+    assert.equal(payload.iss, server.issuer);
+    assert.deepEqual([payload.aud].flat(), ['rp-es']);
+    assert.equal(typeof payload.iat, 'number');
+    assert.ok(Math.abs(payload.iat - Date.now() / 1000) < 60, 'iat is about now');
+    if (payload.exp !== undefined) assert.ok(payload.exp > payload.iat);
+    assert.equal(typeof payload.jti, 'string');
+    assert.deepEqual(payload.events, { [BACKCHANNEL_EVENT]: {} });
+    assert.equal(payload.sid, sid);
+    assert.equal(payload.sub, second.claims.sub);
+    assert.equal(payload.nonce, undefined, 'a logout token carries no nonce');
   });
 
   it('without id_token_hint: a confirmation page; the session lives on until the member confirms', async () => {
