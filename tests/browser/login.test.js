@@ -260,4 +260,22 @@ describe('login page (SPEC §2)', () => {
       await assertWelcome(page, TARO);
     });
   });
+
+  // SPEC §7: the portal asks, the member confirms, Monban ends the session and returns.
+  it('logout from the portal ends the Monban session', async () => {
+    await withPage({}, async (page) => {
+      await openLoginPage(page);
+      await submitLogin(page, TARO.userId, TARO.password);
+      await assertWelcome(page, TARO);
+      await page.getByRole('link', { name: 'ログアウト', exact: true }).click();
+      await assertVisible(page.getByText('ログアウトしてもよろしいですか？', { exact: true }), 'the question');
+      await submitAndWait(page, page.getByRole('button', { name: 'ログアウトする', exact: true }));
+      await page.waitForURL(isPortalHome);
+      await assertVisible(page.getByRole('link', { name: 'ログイン', exact: true }), 'the portal signed out');
+      // The SSO session is gone: logging in again shows Monban's form.
+      await page.getByRole('link', { name: 'ログイン', exact: true }).click();
+      await page.waitForURL(isMonban);
+      await assertVisible(page.locator('#login-form'), 'the login form');
+    });
+  });
 });

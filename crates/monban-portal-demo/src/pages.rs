@@ -10,10 +10,11 @@ use tera::{Context, Tera};
 use crate::oidc::{error_chain, PortalError};
 use crate::session::SignedInUser;
 
-const TEMPLATES: [(&str, &str); 3] = [
+const TEMPLATES: [(&str, &str); 4] = [
     ("base.html", include_str!("../templates/base.html")),
     ("index.html", include_str!("../templates/index.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("logout.html", include_str!("../templates/logout.html")),
 ];
 
 pub struct Pages {
@@ -67,6 +68,11 @@ impl Pages {
             );
         }
         self.render("index.html", &context, StatusCode::OK)
+    }
+
+    /// The portal's own question before it sends the member to Monban's logout (SPEC §7).
+    pub fn logout_confirmation(&self) -> HttpResponse {
+        self.render("logout.html", &Context::new(), StatusCode::OK)
     }
 
     pub fn error(&self, error: &PortalError) -> HttpResponse {
@@ -139,7 +145,7 @@ mod tests {
         assert!(!html.contains("<b>"));
         assert!(!html.contains("<script>"));
         assert!(html.contains("<th>amr</th>"));
-        assert!(html.contains("action=\"/logout\""));
+        assert!(html.contains("href=\"/logout\""));
         assert!(html.contains(">ログアウト<"));
     }
 

@@ -1,4 +1,4 @@
-//! HTTP routes: `/`, `/login`, `/callback`, `/logout`.
+//! HTTP routes: `/`, `/login`, `/callback`, `/logout` (GET asks, POST logs out).
 
 use std::time::Instant;
 
@@ -26,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
         .route("/login", web::get().to(login))
         .route("/callback", web::get().to(callback))
+        .route("/logout", web::get().to(confirm_logout))
         .route("/logout", web::post().to(logout))
         .default_service(web::to(not_found));
 }
@@ -136,6 +137,10 @@ async fn finish_callback(req: &HttpRequest, state: &AppState) -> Result<String, 
 
 /// Ends the local session, then sends the browser to Monban's end-session endpoint so the
 /// SSO session ends too (with `id_token_hint` when we still have the ID token).
+async fn confirm_logout(state: web::Data<AppState>) -> HttpResponse {
+    state.pages.logout_confirmation()
+}
+
 async fn logout(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let user = session_id(&req).and_then(|sid| state.sessions.sign_out(&sid));
     let url = state
