@@ -23,6 +23,7 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const BIN_DIR = process.env.MONBAN_BIN_DIR ? resolve(process.env.MONBAN_BIN_DIR) : join(REPO, 'target', 'debug');
 const STARTUP_TIMEOUT_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 10_000;
+const TEST_TIMEOUT_MS = 30_000;
 
 export const REALM = 'proto';
 /** Registered redirect URIs; nothing listens there, the tests read the redirects themselves. */
@@ -261,7 +262,7 @@ export async function startMonban({ members = MEMBERS, backchannelLogoutUri } = 
 export function defineIt(getServer) {
   return function it(name, options, fn) {
     if (typeof options === 'function') [options, fn] = [{}, options];
-    test(name, options, async (t) => {
+    test(name, { timeout: TEST_TIMEOUT_MS, ...options }, async (t) => {
       try {
         await fn(t);
       } catch (error) {

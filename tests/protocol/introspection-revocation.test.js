@@ -79,6 +79,17 @@ describe('revocation (RFC 7009)', () => {
     const refused = await oauthError(client.refreshTokenGrant(config, tokens.refresh_token));
     assert.equal(refused.error, 'invalid_grant');
     assert.equal((await client.tokenIntrospection(config, tokens.refresh_token)).active, false);
+    // RFC 7009 §2.1: the access tokens of the same grant SHOULD go with it.
+    assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, false,
+      'the access token of the same grant is revoked too');
+  });
+
+  it('a wrong token_type_hint does not stop the revocation (RFC 7009 §2.1)', async () => {
+    const config = await configFor(server, 'rp');
+    const { tokens } = await loginAndRedeem(server, config, SABURO);
+    await client.tokenRevocation(config, tokens.refresh_token, { token_type_hint: 'access_token' });
+    const refused = await oauthError(client.refreshTokenGrant(config, tokens.refresh_token));
+    assert.equal(refused.error, 'invalid_grant');
   });
 
   it('revoking an unknown token succeeds (RFC 7009 §2.2)', async () => {

@@ -190,6 +190,19 @@ describe('RP-initiated logout', () => {
     assert.equal(refresh.error, 'invalid_grant');
   });
 
+  it('an id_token_hint issued to another client than client_id is refused (no redirect, no logout)', async () => {
+    const rp = await configFor(server, 'rp');
+    const es = await configFor(server, 'rp-es');
+    const { browser, tokens } = await loginAndRedeem(server, rp, SABURO);
+    // RP-Initiated Logout 1.0 §2: with both, the OP verifies client_id matches the hint's audience.
+    const url = client.buildEndSessionUrl(es, {
+      id_token_hint: tokens.id_token, post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI, state: 'x',
+    });
+    const outcome = await browser.navigate(url);
+    assert.equal(outcome.redirect, undefined, `Monban redirected to ${outcome.redirect}`);
+    assert.ok((await silentLogin(rp, browser)).tokens, 'the member is still logged in');
+  });
+
   it('an unregistered post_logout_redirect_uri is never followed', async () => {
     const config = await configFor(server, 'rp');
     const { browser, tokens } = await loginAndRedeem(server, config, JIRO);

@@ -5,7 +5,9 @@
 
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { MEMBERS, client, configFor, defineIt, loginAndRedeem, oauthError, startMonban } from './harness.js';
+import {
+  MEMBERS, client, configFor, defineIt, expectedAtHash, loginAndRedeem, oauthError, startMonban,
+} from './harness.js';
 
 let server;
 const it = defineIt(() => server);
@@ -31,11 +33,15 @@ describe('refresh token rotation', () => {
       assert.deepEqual(claims[name], first.claims[name], `the refreshed ID token keeps ${name} (OIDC Core §12.2)`);
     }
     assert.deepEqual(claims.aud, first.claims.aud);
+    assert.equal(claims.azp, first.claims.azp);
+    assert.equal(claims.at_hash, expectedAtHash('RS256', second.access_token), 'at_hash matches the new access token');
 
     const userinfo = await client.fetchUserInfo(config, second.access_token, first.claims.sub);
     assert.equal(userinfo.preferred_username, ICHIRO.userId);
 
     // The rotated token works in turn.
+    assert.equal((await client.tokenIntrospection(config, first.tokens.refresh_token)).active, false,
+      'the rotated-out refresh token is inactive');
     const third = await client.refreshTokenGrant(config, second.refresh_token);
     assert.ok(third.refresh_token);
     assert.notEqual(third.refresh_token, second.refresh_token);

@@ -111,6 +111,12 @@ impl Provider {
         })
     }
 
+    /// The member an `id_token_hint` names, if it is an ID token Monban issued in this realm.
+    pub fn id_token_hint_subject(&self, realm: &RealmConfig, token: &str) -> Option<String> {
+        self.verify_id_token_hint(realm, token)
+            .map(|(session, _)| session.sub)
+    }
+
     /// An ID token Monban issued in this realm; it may have expired (OIDC RP-Initiated
     /// Logout §2: the hint is usually an old token).
     fn verify_id_token_hint(

@@ -535,6 +535,49 @@ async fn prompt_and_max_age(backend: Backend) {
         Some("login_required")
     );
 
+    // id_token_hint: the session answers only for the member the hint names.
+    let own_hint = first["id_token"].as_str().unwrap().to_string();
+    let response = browser
+        .get(authorize_url(
+            &server,
+            "portal",
+            &[("prompt", "none"), ("id_token_hint", &own_hint)],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(param(&callback_params(&response), "code").is_some());
+    server.add_member("member0002", "健保 花子", None);
+    let someone_else =
+        login_and_exchange(&server, &support::browser(), PORTAL, "member0002", &[]).await;
+    let other_hint = someone_else["id_token"].as_str().unwrap().to_string();
+    let response = browser
+        .get(authorize_url(
+            &server,
+            "portal",
+            &[("prompt", "none"), ("id_token_hint", &other_hint)],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        param(&callback_params(&response), "error"),
+        Some("login_required")
+    );
+    let response = browser
+        .get(authorize_url(
+            &server,
+            "portal",
+            &[("id_token_hint", "forged.token.here")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        param(&callback_params(&response), "error"),
+        Some("invalid_request")
+    );
+
     // Logging in again moves auth_time.
     let again = login_and_exchange(
         &server,

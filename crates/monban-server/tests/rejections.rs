@@ -200,6 +200,7 @@ async fn replayed_code_is_refused_and_its_tokens_revoked(backend: Backend) {
     let (status, body, _) = token_request(&server, PORTAL, &form).await;
     assert_eq!(status, 200);
     let access_token = body["access_token"].as_str().unwrap().to_string();
+    let refresh_token = body["refresh_token"].as_str().unwrap().to_string();
     let userinfo = |token: String| {
         let url = format!("{}/protocol/openid-connect/userinfo", server.issuer());
         async move {
@@ -228,6 +229,20 @@ async fn replayed_code_is_refused_and_its_tokens_revoked(backend: Backend) {
         .to_str()
         .unwrap()
         .contains("invalid_token"));
+    let (status, body, _) = token_request(
+        &server,
+        PORTAL,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh_token),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "its refresh token too"
+    );
 }
 
 async fn client_authentication_is_enforced(backend: Backend) {

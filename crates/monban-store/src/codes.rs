@@ -77,6 +77,8 @@ impl Store {
                     )
                     .set(issued_tokens::revoked_at.eq(now))
                     .execute(conn)?;
+                    // Refresh tokens of the grant are a family named after the code.
+                    crate::refresh::revoke_family(conn, code_digest, now)?;
                     CodeRedemption::Replayed
                 }
                 _ => CodeRedemption::Invalid,

@@ -99,7 +99,7 @@ impl Store {
     }
 }
 
-fn revoke_family(
+pub(crate) fn revoke_family(
     conn: &mut crate::DbConnection,
     family_id: &str,
     now: UnixSeconds,

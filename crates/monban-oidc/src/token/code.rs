@@ -152,7 +152,9 @@ impl Provider {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect();
-        let family_id = random_token();
+        // The grant's refresh-token family is named after its code, so that a replay of the
+        // code can revoke everything that came from it, refreshed tokens included.
+        let family_id = code_digest.clone();
         let grant = Grant {
             realm,
             client,

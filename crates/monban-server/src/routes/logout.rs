@@ -67,9 +67,17 @@ async fn handle(
     let Some(params) = params else {
         return error_page(&state, &req, realm, "error_invalid_request");
     };
-    let plan = match state.provider.plan_logout(realm, &params) {
-        Ok(plan) => plan,
-        Err(rejection) => return error_page(&state, &req, realm, rejection.message_key()),
+    let worker = state.clone();
+    let name = realm.name.clone();
+    let planned = web::block(move || {
+        let realm = worker.realm(&name).expect("realm exists");
+        worker.provider.plan_logout(realm, &params)
+    })
+    .await;
+    let plan = match planned {
+        Ok(Ok(plan)) => plan,
+        Ok(Err(rejection)) => return error_page(&state, &req, realm, rejection.message_key()),
+        Err(_) => return pages::server_error(),
     };
     let current = match current_sso_session(&state, &req, realm).await {
         Ok(current) => current,

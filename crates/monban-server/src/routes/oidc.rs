@@ -120,6 +120,29 @@ async fn authorize_with(
         Ok(session) => session,
         Err(response) => return response,
     };
+    // OIDC Core §3.1.2.1: an `id_token_hint` names the member the client expects; a session
+    // of someone else does not answer for them.
+    let session = match params::first(&params, "id_token_hint") {
+        None => session,
+        Some(hint) => match hint_subject(&state, realm, hint).await {
+            Some(subject) => session.filter(|s| s.user_pk == subject),
+            None => {
+                let error = ErrorRedirect {
+                    redirect_uri: request.redirect_uri.clone(),
+                    response_mode: request.response_mode,
+                    error: "invalid_request",
+                    description: "id_token_hint is not an ID token of this realm".into(),
+                    state: request.state.clone(),
+                };
+                return deliver(
+                    &state,
+                    &req,
+                    realm,
+                    &state.provider.error_response(&realm.name, &error),
+                );
+            }
+        },
+    };
     let now = state.clock.now();
     if let Some(session) = session {
         let fresh_enough = request
@@ -145,6 +168,24 @@ async fn authorize_with(
         );
     }
     start_login(&state, &req, realm, request).await
+}
+
+/// The member an ID token hint names (verifying it may read keys from the database).
+async fn hint_subject(
+    state: &web::Data<AppState>,
+    realm: &RealmConfig,
+    hint: &str,
+) -> Option<String> {
+    let worker = state.clone();
+    let realm_name = realm.name.clone();
+    let hint = hint.to_string();
+    web::block(move || {
+        let realm = worker.realm(&realm_name).expect("realm exists");
+        worker.provider.id_token_hint_subject(realm, &hint)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// The SSO session behind the request's cookie, if it is alive.
