@@ -36,9 +36,8 @@ pub enum LogoutRejection {
 impl LogoutRejection {
     pub fn message_key(self) -> &'static str {
         match self {
-            LogoutRejection::InvalidHint => "error_invalid_request",
-            LogoutRejection::UnknownClient => "error_unknown_client",
-            LogoutRejection::UnregisteredRedirect => "error_invalid_redirect_uri",
+            LogoutRejection::InvalidHint | LogoutRejection::UnknownClient => "error_logout_request",
+            LogoutRejection::UnregisteredRedirect => "error_logout_redirect_uri",
         }
     }
 }

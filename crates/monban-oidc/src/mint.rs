@@ -18,6 +18,14 @@ pub(crate) struct Authentication {
     pub amr: String,
 }
 
+/// The grant a refresh token belongs to. Its scope and its offline nature never change on
+/// rotation (RFC 6749 §6), even when one refresh asks for less.
+pub(crate) struct RefreshFamily<'a> {
+    pub id: &'a str,
+    pub offline: bool,
+    pub scope: &'a str,
+}
+
 /// Who the tokens are for.
 pub(crate) enum Subject<'a> {
     Member {
@@ -159,15 +167,15 @@ impl Provider {
         self.sign(&grant.realm.name, algorithm, "JWT", &Value::Object(claims))
     }
 
-    /// A new refresh token of `family_id`. Its life follows the SSO session (idle and maximum),
-    /// or, with `offline_access`, the realm's offline idle time.
+    /// A new refresh token of `family`. Its life follows the SSO session (idle and maximum),
+    /// or, offline, the realm's offline idle time.
     pub(crate) fn mint_refresh_token(
         &self,
         grant: &Grant<'_>,
         session: &SsoSession,
-        family_id: &str,
-        offline: bool,
+        family: &RefreshFamily<'_>,
     ) -> Result<String, OidcError> {
+        let offline = family.offline;
         let Subject::Member {
             user,
             authentication,
@@ -186,13 +194,13 @@ impl Provider {
         let value = random_token();
         self.store.insert_refresh_token(&RefreshToken {
             token_digest: digest(&value),
-            family_id: family_id.to_string(),
+            family_id: family.id.to_string(),
             realm: grant.realm.name.clone(),
             client_id: grant.client.client_id.clone(),
             user_pk: user.id.clone(),
             sso_session_id: authentication.sid.clone(),
             offline,
-            scope: grant.scope(),
+            scope: family.scope.to_string(),
             auth_time: authentication.auth_time,
             acr: authentication.acr.clone(),
             amr: authentication.amr.clone(),

@@ -11,9 +11,8 @@ pub struct LogoutRequest {
     pub browser_binding: String,
     pub realm: String,
     pub client_id: Option<String>,
+    /// Already checked against the client's list, with its `state` appended.
     pub post_logout_redirect_uri: Option<String>,
-    pub state: Option<String>,
-    pub locale: Option<String>,
     pub expires_at: i64,
 }
 

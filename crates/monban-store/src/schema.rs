@@ -132,8 +132,6 @@ diesel::table! {
         realm -> Text,
         client_id -> Nullable<Text>,
         post_logout_redirect_uri -> Nullable<Text>,
-        state -> Nullable<Text>,
-        locale -> Nullable<Text>,
         expires_at -> BigInt,
     }
 }

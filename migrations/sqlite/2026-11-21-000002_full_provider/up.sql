@@ -36,9 +36,7 @@ CREATE TABLE logout_requests (
     browser_binding TEXT NOT NULL,
     realm TEXT NOT NULL,
     client_id TEXT,
-    post_logout_redirect_uri TEXT,
-    state TEXT,
-    locale TEXT,
+    post_logout_redirect_uri TEXT,        -- with the client's state appended
     expires_at BIGINT NOT NULL
 );
 

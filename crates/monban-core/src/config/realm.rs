@@ -154,6 +154,7 @@ pub struct ClientConfig {
     pub secret: Option<String>,
     /// Environment variable holding the client secret (preferred).
     pub secret_env: Option<String>,
+    #[serde(default)]
     pub redirect_uris: Vec<String>,
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
@@ -426,6 +427,12 @@ fn validate_client(
             &path.key("client_id"),
             "a confidential client needs `secret`, `secret_env`, `jwks` or `jwks_uri` (or set `public = true`)",
         ),
+    }
+    if client.jwks.is_some() && client.jwks_uri.is_some() {
+        sink.report(
+            &path.key("jwks_uri"),
+            "give either `jwks` or `jwks_uri`, not both",
+        );
     }
     if client.public && (client.jwks.is_some() || client.jwks_uri.is_some()) {
         sink.report(&path.key("public"), "a public client has no keys");

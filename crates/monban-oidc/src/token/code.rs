@@ -2,7 +2,7 @@
 
 use super::{TokenError, TokenRequest, TokenResponse};
 use crate::authorize::{pkce_matches, AuthorizationRequest, ResponseMode};
-use crate::mint::{Authentication, Grant, Subject};
+use crate::mint::{Authentication, Grant, RefreshFamily, Subject};
 use crate::{random_token, ErrorRedirect, OidcError, Provider};
 use monban_core::config::{ClientConfig, RealmConfig};
 use monban_store::sealed::digest;
@@ -172,7 +172,14 @@ impl Provider {
             code_digest: Some(&code_digest),
             family_id: Some(&family_id),
         };
-        self.respond_for_member(&grant, &session, &family_id)
+        let offline = grant.has_scope("offline_access") && client.offline_access;
+        let scope = grant.scope();
+        let family = RefreshFamily {
+            id: &family_id,
+            offline,
+            scope: &scope,
+        };
+        self.respond_for_member(&grant, &session, &family)
     }
 
     /// Access token, refresh token and (with `openid`) ID token for a member.
@@ -180,13 +187,12 @@ impl Provider {
         &self,
         grant: &Grant<'_>,
         session: &SsoSession,
-        family_id: &str,
+        family: &RefreshFamily<'_>,
     ) -> Result<TokenResponse, TokenError> {
         let (access_token, expires_in) = self.mint_access_token(grant)?;
-        let offline = grant.has_scope("offline_access") && grant.client.offline_access;
-        let refresh_token = self.mint_refresh_token(grant, session, family_id, offline)?;
+        let refresh_token = self.mint_refresh_token(grant, session, family)?;
         let now = self.clock.now();
-        let refresh_expires_in = if offline {
+        let refresh_expires_in = if family.offline {
             0 // Keycloak's convention: no fixed end for offline tokens.
         } else {
             let (idle, max) = grant.realm.tokens.sso(session.remember_me);

@@ -35,6 +35,8 @@ pub struct TokenError {
     pub status: u16,
     /// `invalid_client` after a failed attempt carries a challenge.
     pub www_authenticate: Option<String>,
+    /// For the log only, never sent: why the server failed.
+    pub cause: Option<String>,
 }
 
 impl TokenError {
@@ -44,6 +46,7 @@ impl TokenError {
             description: description.into(),
             status: 400,
             www_authenticate: None,
+            cause: None,
         }
     }
 
@@ -53,6 +56,7 @@ impl TokenError {
             description: "client authentication failed".into(),
             status: 401,
             www_authenticate: Some(format!("Basic realm=\"{realm}\"")),
+            cause: None,
         }
     }
 
@@ -75,6 +79,7 @@ impl From<OidcError> for TokenError {
             ),
             status: 500,
             www_authenticate: None,
+            cause: Some(error.to_string()),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! one presented again revokes the whole family (OAuth 2.0 Security BCP §4.14.2).
 
 use super::{TokenError, TokenRequest, TokenResponse};
-use crate::mint::{Authentication, Grant, Subject};
+use crate::mint::{Authentication, Grant, RefreshFamily, Subject};
 use crate::{OidcError, Provider};
 use monban_core::config::{ClientConfig, RealmConfig};
 use monban_store::sealed::digest;
@@ -19,6 +19,46 @@ impl Provider {
             .get("refresh_token")
             .ok_or_else(|| TokenError::new("invalid_request", "refresh_token is required"))?;
         let now = self.clock.now();
+        // A token presented by the wrong client, or with a scope it never had, is refused
+        // without spending it, so the rightful client's next refresh is not taken for reuse.
+        let owner = self
+            .store
+            .find_refresh_token(&digest(presented))
+            .map_err(OidcError::from)?;
+        let Some(owner) = owner else {
+            return Err(TokenError::invalid_grant(
+                "the refresh token is invalid or expired",
+            ));
+        };
+        if owner.client_id != client.client_id || owner.realm != realm.name {
+            return Err(TokenError::invalid_grant(
+                "the refresh token was issued to another client",
+            ));
+        }
+        let granted: Vec<String> = owner
+            .scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
+        let scopes = match request.get("scope") {
+            None => granted,
+            Some(asked) => {
+                let asked: Vec<String> = asked
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if let Some(extra) = asked.iter().find(|s| !granted.contains(s)) {
+                    return Err(TokenError::new(
+                        "invalid_scope",
+                        format!("scope {extra} was not granted"),
+                    ));
+                }
+                asked
+            }
+        };
         let stored = match self
             .store
             .redeem_refresh_token(&digest(presented), now)
@@ -56,30 +96,6 @@ impl Provider {
             .map_err(OidcError::from)?
             .filter(|u| u.enabled)
             .ok_or_else(|| TokenError::invalid_grant("the member is not available"))?;
-        let granted: Vec<String> = stored
-            .scope
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-        // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
-        let scopes = match request.get("scope") {
-            None => granted,
-            Some(asked) => {
-                let asked: Vec<String> = asked
-                    .split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect();
-                if let Some(extra) = asked.iter().find(|s| !granted.contains(s)) {
-                    return Err(TokenError::new(
-                        "invalid_scope",
-                        format!("scope {extra} was not granted"),
-                    ));
-                }
-                asked
-            }
-        };
         if !stored.offline {
             self.store
                 .touch_sso_session(&session.id, now)
@@ -103,11 +119,11 @@ impl Provider {
             code_digest: None,
             family_id: Some(&stored.family_id),
         };
-        let mut response = self.respond_for_member(&grant, &session, &stored.family_id)?;
-        if stored.offline && !grant.has_scope("offline_access") {
-            // A narrowed offline grant stays offline.
-            response.refresh_expires_in = Some(0);
-        }
-        Ok(response)
+        let family = RefreshFamily {
+            id: &stored.family_id,
+            offline: stored.offline,
+            scope: &stored.scope,
+        };
+        self.respond_for_member(&grant, &session, &family)
     }
 }

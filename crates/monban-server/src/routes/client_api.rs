@@ -111,7 +111,11 @@ where
         Ok(Ok(None)) => crate::http::headers::secure(&mut HttpResponse::Ok()).finish(),
         Ok(Err(error)) => {
             if error.status >= 500 {
-                tracing::error!(endpoint = what, error = %error.description, "client endpoint failed");
+                tracing::error!(
+                    endpoint = what,
+                    error = error.cause.as_deref().unwrap_or(&error.description),
+                    "client endpoint failed"
+                );
             }
             let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
             let mut response = json_response(status, &error.body());

@@ -131,8 +131,6 @@ async fn ask_to_confirm(
         realm: realm.name.clone(),
         client_id: plan.client_id.clone(),
         post_logout_redirect_uri: plan.redirect.clone(),
-        state: None,
-        locale: None,
         expires_at: state.clock.now() + CONFIRMATION_SECONDS,
     };
     let worker = state.clone();
