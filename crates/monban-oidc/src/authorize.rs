@@ -28,6 +28,60 @@ pub struct AuthorizationRequest {
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
     pub ui_locales: Vec<String>,
+    #[serde(default)]
+    pub claims: RequestedClaims,
+}
+
+/// Member claims a client asked for by name with the `claims` parameter (OIDC Core §5.5),
+/// released whether or not a scope covers them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestedClaims {
+    #[serde(default)]
+    pub id_token: Vec<String>,
+    #[serde(default)]
+    pub userinfo: Vec<String>,
+}
+
+/// The member claims Monban can release by name.
+pub const RELEASABLE_CLAIMS: [&str; 4] = ["preferred_username", "name", "email", "email_verified"];
+
+impl RequestedClaims {
+    /// Reads the `claims` parameter; names Monban does not know are ignored, as OIDC allows.
+    pub fn parse(text: &str) -> Result<RequestedClaims, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|_| "claims must be a JSON object".to_string())?;
+        let object = value.as_object().ok_or("claims must be a JSON object")?;
+        let names = |member: &str| -> Result<Vec<String>, String> {
+            match object.get(member) {
+                None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+                Some(serde_json::Value::Object(requested)) => Ok(requested
+                    .keys()
+                    .filter(|k| RELEASABLE_CLAIMS.contains(&k.as_str()))
+                    .cloned()
+                    .collect()),
+                Some(_) => Err(format!("claims.{member} must be an object")),
+            }
+        };
+        Ok(RequestedClaims {
+            id_token: names("id_token")?,
+            userinfo: names("userinfo")?,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.id_token.is_empty() && self.userinfo.is_empty()
+    }
+
+    /// As stored: `None` when nothing was asked for.
+    pub fn to_stored(&self) -> Option<String> {
+        (!self.is_empty()).then(|| serde_json::to_string(self).unwrap_or_default())
+    }
+
+    pub fn from_stored(stored: Option<&str>) -> RequestedClaims {
+        stored
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default()
+    }
 }
 
 impl AuthorizationRequest {
@@ -97,6 +151,7 @@ const SINGLE_VALUED: &[&str] = &[
     "login_hint",
     "ui_locales",
     "kc_locale",
+    "claims",
 ];
 
 /// Parses and validates the request's parameters (query or form, in order).
@@ -221,6 +276,11 @@ pub fn parse_authorization_request(
             response_mode,
         );
     }
+    let claims = match get("claims").map(RequestedClaims::parse) {
+        None => RequestedClaims::default(),
+        Some(Ok(claims)) => claims,
+        Some(Err(description)) => return reject("invalid_request", description, response_mode),
+    };
     let max_age = match get("max_age").map(str::parse::<i64>) {
         None => None,
         Some(Ok(age)) if age >= 0 => Some(age),
@@ -262,6 +322,7 @@ pub fn parse_authorization_request(
             .take(8)
             .map(str::to_string)
             .collect(),
+        claims,
     })
 }
 

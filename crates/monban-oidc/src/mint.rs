@@ -1,5 +1,6 @@
 //! Minting tokens: access tokens (JWT, recorded for revocation), ID tokens, refresh tokens.
 
+use crate::authorize::RequestedClaims;
 use crate::keys::jwt_algorithm;
 use crate::{random_token, OidcError, Provider};
 use jsonwebtoken::{encode, Header};
@@ -43,6 +44,8 @@ pub(crate) struct Grant<'a> {
     pub subject: Subject<'a>,
     pub scopes: Vec<String>,
     pub nonce: Option<&'a str>,
+    /// Claims asked for by name, beyond the scopes.
+    pub claims: RequestedClaims,
     /// The code the tokens come from, so a replay of it can revoke them.
     pub code_digest: Option<&'a str>,
     /// The refresh-token family, so reuse of one of its tokens can revoke them.
@@ -117,6 +120,8 @@ impl Provider {
             expires_at: now + lifetime,
             revoked_at: None,
             family_id: grant.family_id.map(str::to_string),
+            claims: (!grant.claims.userinfo.is_empty())
+                .then(|| serde_json::to_string(&grant.claims.userinfo).unwrap_or_default()),
         })?;
         if let Some(sid) = sid {
             self.store.record_session_client(&sid, client_id)?;
@@ -161,7 +166,7 @@ impl Provider {
             json!(left_half_hash(algorithm, access_token)),
         );
         let scopes: Vec<&str> = grant.scopes.iter().map(String::as_str).collect();
-        for (name, value) in scoped_claims(user, &scopes) {
+        for (name, value) in member_claims(user, &scopes, &grant.claims.id_token) {
             claims.insert(name.into(), value);
         }
         self.sign(&grant.realm.name, algorithm, "JWT", &Value::Object(claims))
@@ -204,6 +209,7 @@ impl Provider {
             auth_time: authentication.auth_time,
             acr: authentication.acr.clone(),
             amr: authentication.amr.clone(),
+            claims: grant.claims.to_stored(),
             issued_at: now,
             expires_at,
             used_at: None,
@@ -228,16 +234,27 @@ impl Provider {
     }
 }
 
-/// The member's claims each scope releases (ID token and userinfo alike).
-pub(crate) fn scoped_claims(user: &User, scopes: &[&str]) -> Vec<(&'static str, Value)> {
+/// The member's claims that the scopes release (ID token and userinfo alike), plus those asked
+/// for by name.
+pub(crate) fn member_claims(
+    user: &User,
+    scopes: &[&str],
+    named: &[String],
+) -> Vec<(&'static str, Value)> {
+    let wanted =
+        |claim: &str, scope: &str| scopes.contains(&scope) || named.iter().any(|n| n == claim);
     let mut claims = Vec::new();
-    if scopes.contains(&"profile") {
+    if wanted("preferred_username", "profile") {
         claims.push(("preferred_username", json!(user.user_id)));
+    }
+    if wanted("name", "profile") {
         claims.push(("name", json!(user.display_name)));
     }
-    if scopes.contains(&"email") {
-        if let Some(email) = &user.email {
+    if let Some(email) = &user.email {
+        if wanted("email", "email") {
             claims.push(("email", json!(email)));
+        }
+        if wanted("email_verified", "email") {
             claims.push(("email_verified", json!(user.email_verified)));
         }
     }

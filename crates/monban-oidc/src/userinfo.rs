@@ -1,6 +1,6 @@
 //! The userinfo endpoint: a bearer access token in, the member's claims out.
 
-use crate::mint::scoped_claims;
+use crate::mint::member_claims;
 use crate::{OidcError, Provider};
 use jsonwebtoken::{decode, decode_header, Validation};
 use monban_core::config::RealmConfig;
@@ -72,7 +72,12 @@ impl Provider {
         let scopes: Vec<&str> = claims.scope.split(' ').collect();
         let mut body = Map::new();
         body.insert("sub".into(), json!(user.id));
-        for (name, value) in scoped_claims(&user, &scopes) {
+        let named: Vec<String> = issued
+            .claims
+            .as_deref()
+            .and_then(|c| serde_json::from_str(c).ok())
+            .unwrap_or_default();
+        for (name, value) in member_claims(&user, &scopes, &named) {
             body.insert(name.into(), value);
         }
         Ok(Value::Object(body))

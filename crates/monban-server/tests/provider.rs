@@ -599,7 +599,63 @@ async fn prompt_and_max_age(backend: Backend) {
     assert_eq!(again_auth_time, first_auth_time + 120);
 }
 
+async fn claims_requested_by_name(backend: Backend) {
+    let Some(database) = TestDatabase::new(backend) else {
+        return;
+    };
+    let server = TestServer::start(&database).await;
+    server.add_member("member0001", "健保 太郎", Some("taro@example.jp"));
+    let claims = r#"{"id_token":{"email":{"essential":true},"unknown_claim":null},"userinfo":{"name":null}}"#;
+    let tokens = login_and_exchange(
+        &server,
+        &browser(),
+        PORTAL,
+        "member0001",
+        &[("scope", "openid"), ("claims", claims)],
+    )
+    .await;
+    let id = verify_jws(tokens["id_token"].as_str().unwrap(), &jwks(&server).await);
+    assert_eq!(id["email"], "taro@example.jp", "asked for in the ID token");
+    assert!(
+        id.get("name").is_none() && id.get("preferred_username").is_none(),
+        "{id}"
+    );
+    let userinfo: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/protocol/openid-connect/userinfo",
+            server.issuer()
+        ))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(userinfo["name"], "健保 太郎", "asked for at userinfo");
+    assert!(userinfo.get("email").is_none(), "{userinfo}");
+    // Refreshed tokens release the same claims.
+    let (status, refreshed) =
+        refresh(&server, PORTAL, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        jwt_part(refreshed["id_token"].as_str().unwrap(), 1)["email"],
+        "taro@example.jp"
+    );
+    // A claims parameter that is not JSON goes back as invalid_request.
+    let response = browser()
+        .get(authorize_url(&server, "portal", &[("claims", "{not json")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        param(&callback_params(&response), "error"),
+        Some("invalid_request")
+    );
+}
+
 on_both_backends! {
+    claims_parameter => claims_requested_by_name;
     refresh_rotation => refresh_rotates_and_reuse_revokes_the_family;
     refresh_lifetimes => refresh_follows_the_sso_session;
     client_credentials => client_credentials_for_service_accounts;

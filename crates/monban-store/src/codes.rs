@@ -16,13 +16,14 @@ pub struct AuthorizationCode {
     pub scope: String,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
-    pub code_challenge_method: Option<String>,
     pub auth_time: i64,
     pub acr: String,
     pub amr: String,
     pub created_at: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    /// Claims requested by name (JSON, see the oidc crate's `RequestedClaims`).
+    pub claims: Option<String>,
 }
 
 /// What presenting a code at the token endpoint found.

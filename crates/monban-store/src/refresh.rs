@@ -18,6 +18,7 @@ pub struct RefreshToken {
     pub auth_time: i64,
     pub acr: String,
     pub amr: String,
+    pub claims: Option<String>,
     pub issued_at: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,

@@ -71,13 +71,13 @@ diesel::table! {
         scope -> Text,
         nonce -> Nullable<Text>,
         code_challenge -> Nullable<Text>,
-        code_challenge_method -> Nullable<Text>,
         auth_time -> BigInt,
         acr -> Text,
         amr -> Text,
         created_at -> BigInt,
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
+        claims -> Nullable<Text>,
     }
 }
 
@@ -95,6 +95,7 @@ diesel::table! {
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         family_id -> Nullable<Text>,
+        claims -> Nullable<Text>,
     }
 }
 
@@ -111,6 +112,7 @@ diesel::table! {
         auth_time -> BigInt,
         acr -> Text,
         amr -> Text,
+        claims -> Nullable<Text>,
         issued_at -> BigInt,
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,

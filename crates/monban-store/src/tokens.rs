@@ -20,6 +20,8 @@ pub struct IssuedToken {
     pub revoked_at: Option<i64>,
     /// The refresh-token family it was issued from, if any.
     pub family_id: Option<String>,
+    /// Claims requested by name for userinfo (JSON array).
+    pub claims: Option<String>,
 }
 
 impl Store {

@@ -3,6 +3,11 @@
 -- client assertions (private_key_jwt replay protection).
 
 ALTER TABLE issued_tokens ADD COLUMN family_id TEXT;
+-- Claims the client asked for by name (OIDC Core §5.5), released beyond what the scopes give.
+ALTER TABLE issued_tokens ADD COLUMN claims TEXT;
+ALTER TABLE authorization_codes ADD COLUMN claims TEXT;
+-- Only S256 is accepted, so the method need not be stored.
+ALTER TABLE authorization_codes DROP COLUMN code_challenge_method;
 CREATE INDEX issued_tokens_family ON issued_tokens (family_id);
 
 CREATE TABLE refresh_tokens (
@@ -17,6 +22,7 @@ CREATE TABLE refresh_tokens (
     auth_time BIGINT NOT NULL,
     acr TEXT NOT NULL,
     amr TEXT NOT NULL,
+    claims TEXT,
     issued_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
     used_at BIGINT,                          -- rotated: presenting it again is reuse

@@ -4,4 +4,7 @@ DROP TABLE logout_requests;
 DROP TABLE sso_session_clients;
 DROP TABLE refresh_tokens;
 DROP INDEX issued_tokens_family;
+ALTER TABLE authorization_codes ADD COLUMN code_challenge_method TEXT;
+ALTER TABLE authorization_codes DROP COLUMN claims;
+ALTER TABLE issued_tokens DROP COLUMN claims;
 ALTER TABLE issued_tokens DROP COLUMN family_id;

@@ -41,6 +41,7 @@ impl Provider {
             subject: Subject::Service,
             scopes,
             nonce: None,
+            claims: Default::default(),
             code_digest: None,
             family_id: None,
         };

@@ -1,7 +1,7 @@
 //! The authorization response after a login, and `grant_type=authorization_code`.
 
 use super::{TokenError, TokenRequest, TokenResponse};
-use crate::authorize::{pkce_matches, AuthorizationRequest, ResponseMode};
+use crate::authorize::{pkce_matches, AuthorizationRequest, RequestedClaims, ResponseMode};
 use crate::mint::{Authentication, Grant, RefreshFamily, Subject};
 use crate::{random_token, ErrorRedirect, OidcError, Provider};
 use monban_core::config::{ClientConfig, RealmConfig};
@@ -49,13 +49,13 @@ impl Provider {
             scope: request.scope(),
             nonce: request.nonce.clone(),
             code_challenge: request.code_challenge.clone(),
-            code_challenge_method: request.code_challenge.as_ref().map(|_| "S256".to_string()),
             auth_time: session.auth_time,
             acr: session.acr.clone(),
             amr: session.amr.clone(),
             created_at: now,
             expires_at: now + realm.tokens.authorization_code_seconds,
             used_at: None,
+            claims: request.claims.to_stored(),
         })?;
         let mut params = vec![("code".to_string(), code)];
         if let Some(state) = &request.state {
@@ -169,6 +169,7 @@ impl Provider {
             },
             scopes,
             nonce: stored.nonce.as_deref(),
+            claims: RequestedClaims::from_stored(stored.claims.as_deref()),
             code_digest: Some(&code_digest),
             family_id: Some(&family_id),
         };

@@ -2,6 +2,7 @@
 //! one presented again revokes the whole family (OAuth 2.0 Security BCP §4.14.2).
 
 use super::{TokenError, TokenRequest, TokenResponse};
+use crate::authorize::RequestedClaims;
 use crate::mint::{Authentication, Grant, RefreshFamily, Subject};
 use crate::{OidcError, Provider};
 use monban_core::config::{ClientConfig, RealmConfig};
@@ -116,6 +117,7 @@ impl Provider {
             },
             scopes,
             nonce: None,
+            claims: RequestedClaims::from_stored(stored.claims.as_deref()),
             code_digest: None,
             family_id: Some(&stored.family_id),
         };
