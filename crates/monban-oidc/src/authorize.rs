@@ -159,13 +159,7 @@ pub fn parse_authorization_request(
     realm: &RealmConfig,
     params: &[(String, String)],
 ) -> Result<AuthorizationRequest, AuthorizeRejection> {
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    };
+    let get = |name: &str| crate::param(params, name);
     let repeated = SINGLE_VALUED
         .iter()
         .any(|name| params.iter().filter(|(k, _)| k == name).count() > 1);

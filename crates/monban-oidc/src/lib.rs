@@ -63,6 +63,16 @@ impl Provider {
     }
 }
 
+/// The first value of a request parameter, if present and not empty (OAuth treats an empty
+/// parameter as absent, RFC 6749 §3.1).
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
 /// A fresh random secret for cookies, codes and ids: 32 bytes, base64url.
 pub fn random_token() -> String {
     use base64::Engine;

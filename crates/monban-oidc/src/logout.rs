@@ -58,13 +58,7 @@ impl Provider {
         realm: &RealmConfig,
         params: &[(String, String)],
     ) -> Result<LogoutPlan, LogoutRejection> {
-        let get = |name: &str| {
-            params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &str| crate::param(params, name);
         let hint = match get("id_token_hint") {
             Some(token) => Some(
                 self.verify_id_token_hint(realm, token)

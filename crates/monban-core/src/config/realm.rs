@@ -255,6 +255,13 @@ impl RealmConfig {
         self.clients.iter().find(|c| c.client_id == client_id)
     }
 
+    /// Where "ポータルに戻る" leads for a client: its `base_url`.
+    pub fn back_url(&self, client_id: Option<&str>) -> Option<String> {
+        client_id
+            .and_then(|id| self.client(id))
+            .and_then(|c| c.base_url.clone())
+    }
+
     pub fn short_name(&self) -> &str {
         self.short_name.as_deref().unwrap_or(&self.display_title)
     }

@@ -95,11 +95,7 @@ pub struct TokenRequest<'a> {
 
 impl TokenRequest<'_> {
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
+        crate::param(self.params, name)
     }
 
     /// RFC 6749 §3.2: parameters must not repeat.

@@ -37,13 +37,7 @@ pub fn form(req: &HttpRequest, body: &[u8]) -> Option<Params> {
 }
 
 /// The first value of a parameter, if present and not empty.
-pub fn first<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
-}
+pub use monban_oidc::param as first;
 
 /// The client's address as the socket saw it (no proxy headers are trusted).
 pub fn peer_ip(req: &HttpRequest) -> Option<String> {

@@ -42,12 +42,6 @@ fn address(req: &HttpRequest) -> LoginAddress {
     }
 }
 
-fn back_url(realm: &RealmConfig, client_id: Option<&str>) -> Option<String> {
-    client_id
-        .and_then(|id| realm.client(id))
-        .and_then(|c| c.base_url.clone())
-}
-
 /// The friendly page for a login that ran out of time (or never existed in this browser).
 fn expired(
     state: &AppState,
@@ -64,7 +58,7 @@ fn expired(
             title_key: "login_expired_title",
             message_key: "login_expired",
             is_error: false,
-            back_url: back_url(realm, client_id),
+            back_url: realm.back_url(client_id),
         },
     )
 }
@@ -87,7 +81,7 @@ async fn gone(
                 title_key: "already_logged_in_title",
                 message_key: "already_logged_in",
                 is_error: false,
-                back_url: back_url(realm, client_id),
+                back_url: realm.back_url(client_id),
             },
         ),
         Ok(None) => expired(state, req, realm, client_id),
@@ -163,7 +157,7 @@ fn render_login(
         error,
         forgot_password_url: recovery("forgot-password"),
         forgot_user_id_url: recovery("forgot-user-id"),
-        back_url: back_url(realm, Some(&session.request.client_id)),
+        back_url: realm.back_url(Some(&session.request.client_id)),
         action: action.clone(),
     };
     let model = pages::frame(
@@ -419,7 +413,7 @@ pub async fn recovery(
             title_key: "recovery_title",
             message_key: "recovery_contact",
             is_error: false,
-            back_url: back_url(realm, client_id.as_deref()),
+            back_url: realm.back_url(client_id.as_deref()),
         },
     )
 }

@@ -147,7 +147,7 @@ async fn ask_to_confirm(
             realm.name
         ),
         session_code: request.id,
-        back_url: back_url(realm, plan.client_id.as_deref()),
+        back_url: realm.back_url(plan.client_id.as_deref()),
     };
     let model = pages::frame(realm, Vec::new(), page);
     let mut response = pages::render(
@@ -249,12 +249,6 @@ async fn end_session(
     }
 }
 
-fn back_url(realm: &RealmConfig, client_id: Option<&str>) -> Option<String> {
-    client_id
-        .and_then(|id| realm.client(id))
-        .and_then(|c| c.base_url.clone())
-}
-
 /// Back to the client's registered address, or a "ログアウトしました。" page; the SSO cookie goes.
 fn finish(
     state: &AppState,
@@ -275,7 +269,7 @@ fn finish(
                 title_key: "logout_title",
                 message_key: "logged_out",
                 is_error: false,
-                back_url: back_url(realm, plan.client_id.as_deref()),
+                back_url: realm.back_url(plan.client_id.as_deref()),
             },
         ),
     };
