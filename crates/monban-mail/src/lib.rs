@@ -21,8 +21,8 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-pub use templates::RenderedMail;
 use templates::EmailTemplates;
+pub use templates::RenderedMail;
 
 /// How long one SMTP command (connect included) may take before the send counts as
 /// [`MailError::Unavailable`]. A member is waiting on the page, so this is short.
@@ -288,9 +288,10 @@ impl Mailer {
             })?,
             None => self.default_from.clone(),
         };
-        let to = message.to.parse::<Mailbox>().map_err(|_| {
-            MailError::InvalidAddress("the recipient is not a mail address".into())
-        })?;
+        let to = message
+            .to
+            .parse::<Mailbox>()
+            .map_err(|_| MailError::InvalidAddress("the recipient is not a mail address".into()))?;
         // The sender's domain, not this host's name: instances behind a balancer have
         // meaningless host names, and receivers judge the id against the From domain.
         let message_id = format!(

@@ -141,15 +141,18 @@ impl EmailTemplates {
             return Err(template_error(theme, "no such theme".into()));
         }
         let own = kind_prefix(theme, kind);
-        let prefix = if self.tera.contains_template(&format!("{own}/subject_{locale}.txt")) {
+        let prefix = if self
+            .tera
+            .contains_template(&format!("{own}/subject_{locale}.txt"))
+        {
             own
         } else {
             kind_prefix(FALLBACK_THEME, kind)
         };
 
-        let object = context.as_object().ok_or_else(|| {
-            template_error(&prefix, "the context must be a JSON object".into())
-        })?;
+        let object = context
+            .as_object()
+            .ok_or_else(|| template_error(&prefix, "the context must be a JSON object".into()))?;
         if let Some(missing) = kind
             .required_context()
             .iter()
@@ -211,6 +214,9 @@ mod tests {
 
     #[test]
     fn text_bodies_lose_template_whitespace() {
-        assert_eq!(trim_lines("\n\nこんにちは  \n\n  URL\n\n\n"), "こんにちは\n\n  URL\n");
+        assert_eq!(
+            trim_lines("\n\nこんにちは  \n\n  URL\n\n\n"),
+            "こんにちは\n\n  URL\n"
+        );
     }
 }

@@ -54,9 +54,9 @@ async fn receiver(failures: usize) -> Receiver {
 }
 
 impl Receiver {
-    /// Waits (a few seconds at most) for `count` logout tokens.
+    /// Waits (20 s at most, for a loaded machine) for `count` logout tokens.
     async fn wait_for(&self, count: usize) -> Vec<String> {
-        for _ in 0..100 {
+        for _ in 0..400 {
             let tokens = self.tokens.lock().unwrap().clone();
             if tokens.len() >= count {
                 return tokens;
@@ -328,7 +328,7 @@ async fn backchannel_delivery_is_retried(backend: Backend) {
         .await
         .unwrap();
     // The first attempt fails; the retry waits 5 s (of the server's clock).
-    for _ in 0..100 {
+    for _ in 0..400 {
         if server.store.backchannel_deliveries_of(&sid).unwrap()[0].attempts == 1 {
             break;
         }
@@ -340,6 +340,16 @@ async fn backchannel_delivery_is_retried(backend: Backend) {
     assert!(delivery.delivered_at.is_none());
     server.clock.advance(6);
     receiver.wait_for(1).await;
+    // The receiver has the token; Monban records the outcome right after.
+    for _ in 0..400 {
+        if server.store.backchannel_deliveries_of(&sid).unwrap()[0]
+            .delivered_at
+            .is_some()
+        {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let delivery = &server.store.backchannel_deliveries_of(&sid).unwrap()[0];
     assert_eq!(delivery.attempts, 2);
     assert!(delivery.delivered_at.is_some(), "recorded as delivered");
