@@ -94,8 +94,9 @@ impl fmt::Display for MailKind {
     }
 }
 
-/// One mail to one member.
-#[derive(Debug, Clone)]
+/// One mail to one member. Its `Debug` shows neither the recipient nor the context values
+/// (codes, links), so logging a message is safe.
+#[derive(Clone)]
 pub struct MailMessage {
     /// The realm's theme; a theme without `email/<kind>/` uses the `default` theme's.
     pub theme: String,
@@ -109,6 +110,23 @@ pub struct MailMessage {
     pub to: String,
     /// Template variables, a JSON object: see [`MailKind::required_context`].
     pub context: serde_json::Value,
+}
+
+impl fmt::Debug for MailMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<&str> = self
+            .context
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        f.debug_struct("MailMessage")
+            .field("theme", &self.theme)
+            .field("locale", &self.locale)
+            .field("kind", &self.kind)
+            .field("from", &self.from)
+            .field("context_keys", &keys)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -354,6 +372,24 @@ mod tests {
             let back: MailKind = serde_json::from_value(json).unwrap();
             assert_eq!(back, kind);
         }
+    }
+
+    #[test]
+    fn debug_output_keeps_codes_out_of_logs() {
+        let message = MailMessage {
+            theme: "default".into(),
+            locale: "ja".into(),
+            kind: MailKind::OtpCode,
+            from: None,
+            to: "member@example.test".into(),
+            context: serde_json::json!({ "code": "482916", "minutes": 5 }),
+        };
+        let shown = format!("{message:?}");
+        assert!(shown.contains("\"code\""), "{shown}");
+        assert!(
+            !shown.contains("482916") && !shown.contains("member@"),
+            "{shown}"
+        );
     }
 
     #[test]
