@@ -1,12 +1,18 @@
-//! Monban's authenticator flow: what a login has done so far (the auth session's state) and
-//! the steps that move it on. The foundation ships the `password` step; the first-login
-//! required actions and second factors plug in beside it.
+//! Monban's authenticator flow: the steps of a login (authenticators, then required actions),
+//! registered by name and ordered by the realm file, and the engine that runs them over the
+//! auth session kept in the database.
 
+mod engine;
 mod password;
+mod registry;
 mod session;
+mod step;
 
-pub use password::{PasswordStep, PasswordVerdict};
+pub use engine::{Engine, Progress};
+pub use password::{PasswordAuthenticator, PasswordStep, PasswordVerdict};
+pub use registry::Steps;
 pub use session::{AuthSession, AuthSessionState, FlowStore};
+pub use step::{Authenticator, Form, Member, RequiredAction, StepContext, StepOutcome, StepView};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {

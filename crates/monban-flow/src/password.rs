@@ -84,3 +84,64 @@ impl PasswordStep<'_> {
         Ok(PasswordVerdict::InvalidCredentials)
     }
 }
+
+/// The `password` authenticator: the login form of SPEC §2.
+pub struct PasswordAuthenticator;
+
+fn login_view(user_id: &str, remember_me: bool, error: Option<&'static str>) -> crate::StepView {
+    crate::StepView {
+        template: "login",
+        model: serde_json::json!({ "user_id": user_id, "remember_me": remember_me, "error": error }),
+    }
+}
+
+impl crate::Authenticator for PasswordAuthenticator {
+    fn name(&self) -> &'static str {
+        "password"
+    }
+
+    fn page(
+        &self,
+        _ctx: &crate::StepContext<'_>,
+        _member: Option<&crate::Member>,
+        login_hint: Option<&str>,
+    ) -> crate::StepView {
+        login_view(login_hint.unwrap_or(""), false, None)
+    }
+
+    fn submit(
+        &self,
+        ctx: &crate::StepContext<'_>,
+        _member: Option<&crate::Member>,
+        form: &crate::Form<'_>,
+    ) -> Result<crate::StepOutcome, FlowError> {
+        let user_id: String = form
+            .get("username")
+            .unwrap_or("")
+            .chars()
+            .take(255)
+            .collect();
+        let password = form.get("password").unwrap_or("");
+        let remember_me = form.has("rememberMe");
+        let retry =
+            |error| crate::StepOutcome::Retry(login_view(&user_id, remember_me, Some(error)));
+        // An empty field is a typing slip, not a guess: it does not count toward the lockout.
+        if user_id.trim().is_empty() || password.is_empty() {
+            return Ok(retry("invalid_credentials"));
+        }
+        let step = PasswordStep {
+            store: ctx.store,
+            hasher: ctx.hasher,
+            clock: ctx.clock,
+        };
+        Ok(match step.check(ctx.realm, &user_id, password, ctx.ip)? {
+            PasswordVerdict::Accepted(user) => crate::StepOutcome::Identified(crate::Member {
+                user_pk: user.id,
+                amr: vec!["pwd".into()],
+                remember_me,
+            }),
+            PasswordVerdict::InvalidCredentials => retry("invalid_credentials"),
+            PasswordVerdict::Locked => retry("account_locked"),
+        })
+    }
+}

@@ -1,6 +1,7 @@
 //! The auth session: one login in progress, stored in the database so that any instance can
 //! serve its next request. Its state is a closed enum; a step moves it from one state to the next.
 
+use crate::step::Member;
 use crate::FlowError;
 use monban_core::UnixSeconds;
 use monban_oidc::{random_token, AuthorizationRequest};
@@ -8,17 +9,17 @@ use monban_store::sealed::digest;
 use monban_store::{AuthSessionRecord, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
-/// Where a login stands.
+/// Where a login stands: a closed set of states, persisted as JSON in the auth session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum AuthSessionState {
-    /// The login form is shown.
-    AwaitingPassword,
-    /// The member proved who they are; what remains is to open the SSO session.
-    Authenticated {
-        user_pk: String,
-        amr: Vec<String>,
-        remember_me: bool,
+    /// Running the realm's browser flow; `step` indexes it. `member` is who the earlier steps
+    /// identified.
+    Authenticating { step: usize, member: Option<Member> },
+    /// Identified; the member's pending required actions, in the realm's order.
+    RequiredActions {
+        member: Member,
+        remaining: Vec<String>,
     },
 }
 
@@ -50,7 +51,10 @@ impl FlowStore<'_> {
         now: UnixSeconds,
         lifetime: i64,
     ) -> Result<AuthSession, FlowError> {
-        let state = AuthSessionState::AwaitingPassword;
+        let state = AuthSessionState::Authenticating {
+            step: 0,
+            member: None,
+        };
         let id = random_token();
         let csrf_token = random_token();
         let record = AuthSessionRecord {

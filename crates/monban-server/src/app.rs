@@ -6,6 +6,7 @@ use actix_web::{web, App, HttpServer};
 use monban_core::config::RealmConfig;
 use monban_core::password_hash::PasswordHasher;
 use monban_core::{Clock, SystemClock};
+use monban_flow::Steps;
 use monban_oidc::{KeyRing, Provider};
 use monban_store::Store;
 use monban_ui::Ui;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub provider: Provider,
     pub store: Store,
     pub hasher: PasswordHasher,
+    /// The login steps, by name.
+    pub steps: Steps,
     pub ui: Ui,
     pub realms: BTreeMap<String, RealmConfig>,
     pub clock: Arc<dyn Clock>,
@@ -66,6 +69,8 @@ pub fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         }
     }
     let hasher = PasswordHasher::new(&settings.server.password_hashing)?;
+    let steps = Steps::builtin();
+    check_flows(settings, &steps)?;
     Ok(AppState {
         provider: Provider {
             store: store.clone(),
@@ -76,11 +81,46 @@ pub fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         },
         store,
         hasher,
+        steps,
         ui,
         realms: settings.realms.clone(),
         clock,
         secure_cookies: settings.server.is_https(),
     })
+}
+
+/// Every step a realm names must exist.
+fn check_flows(settings: &Settings, steps: &Steps) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    for realm in settings.realms.values() {
+        let file = settings
+            .config_dir
+            .join("realms")
+            .join(format!("{}.toml", realm.name));
+        for (index, name) in realm.flows.browser.iter().enumerate() {
+            if steps.authenticator(name).is_none() {
+                problems.push(format!(
+                    "{}: flows.browser[{index}]: no authenticator \"{name}\" (known: {})",
+                    file.display(),
+                    steps.authenticator_names().join(", ")
+                ));
+            }
+        }
+        for (index, name) in realm.flows.first_login.iter().enumerate() {
+            if steps.action(name).is_none() {
+                problems.push(format!(
+                    "{}: flows.first_login[{index}]: no required action \"{name}\" (known: {})",
+                    file.display(),
+                    steps.action_names().join(", ")
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{}", problems.join("\n"))
+    }
 }
 
 /// Binds and starts serving; the returned server runs until stopped.

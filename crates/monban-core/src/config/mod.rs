@@ -8,8 +8,8 @@ mod server;
 
 pub use locate::FieldPath;
 pub use realm::{
-    parse_realms, ClientAuthentication, ClientConfig, LockoutPolicy, RealmConfig, SigningAlgorithm,
-    TokenLifetimes, SUPPORTED_LOCALES,
+    parse_realms, ClientAuthentication, ClientConfig, Flows, LockoutPolicy, RealmConfig,
+    SigningAlgorithm, TokenLifetimes, SUPPORTED_LOCALES,
 };
 pub use server::{
     Argon2Settings, EncryptionKeySource, ServerConfig, ServerOverrides, SmtpConfig, SmtpSecurity,

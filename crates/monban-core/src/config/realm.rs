@@ -30,7 +30,29 @@ pub struct RealmConfig {
     #[serde(default)]
     pub lockout: LockoutPolicy,
     #[serde(default)]
+    pub flows: Flows,
+    #[serde(default)]
     pub clients: Vec<ClientConfig>,
+}
+
+/// The steps of a login, by name, in order. Which names exist is up to the flow engine; the
+/// server checks them at start.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Flows {
+    /// Authenticators, e.g. `["password"]`.
+    pub browser: Vec<String>,
+    /// Required actions of a member's first login, e.g. `["birthdate", "terms"]`.
+    pub first_login: Vec<String>,
+}
+
+impl Default for Flows {
+    fn default() -> Self {
+        Self {
+            browser: vec!["password".into()],
+            first_login: Vec::new(),
+        }
+    }
 }
 
 /// Lifetimes in seconds; the defaults are Keycloak's.
@@ -308,6 +330,12 @@ impl RealmConfig {
         }
         for (field, message) in self.user_id_policy.problems() {
             sink.report(&root.key("user_id_policy").key(field), message);
+        }
+        if self.flows.browser.is_empty() {
+            sink.report(
+                &root.key("flows").key("browser"),
+                "name at least one step, e.g. [\"password\"]",
+            );
         }
         let lockout = root.key("lockout");
         if self.lockout.max_failures == 0 {

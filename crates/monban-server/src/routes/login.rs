@@ -1,7 +1,7 @@
 //! The login form: shows it, checks what the member typed, and on success opens the SSO
 //! session and returns to the client.
 
-use super::oidc::{current_sso_session, issue_code_and_deliver, log_failure, login_url};
+use super::oidc::{current_sso_session, deliver, issue_code_and_deliver, log_failure, login_url};
 use super::pages::{self, MessagePage};
 use crate::app::AppState;
 use crate::http::{cookies, params};
@@ -9,24 +9,12 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use monban_core::config::RealmConfig;
 use monban_flow::{
-    AuthSession, AuthSessionState, FlowError, FlowStore, PasswordStep, PasswordVerdict,
+    AuthSession, Engine, FlowError, FlowStore, Form, Member, Progress, StepContext, StepView,
 };
-use monban_oidc::NewSsoSession;
+use monban_oidc::{ErrorRedirect, NewSsoSession};
 use monban_store::AuditEvent;
-use serde::Serialize;
+use serde_json::{json, Map, Value};
 use subtle::ConstantTimeEq;
-
-#[derive(Serialize)]
-struct LoginPage {
-    action: String,
-    csrf_token: String,
-    user_id: String,
-    remember_me: bool,
-    error: Option<&'static str>,
-    forgot_password_url: String,
-    forgot_user_id_url: String,
-    back_url: Option<String>,
-}
 
 /// The pieces of a login-actions URL.
 struct LoginAddress {
@@ -119,28 +107,16 @@ async fn load_session(
     }
 }
 
-/// What the member typed, given back to them when the form is shown again.
-struct Typed {
-    user_id: String,
-    remember_me: bool,
-}
-
-fn render_login(
+/// Renders a step's page: its own view model plus what every login page has (the form's
+/// address with the CSRF token, the recovery links, the way back to the client).
+fn render_step(
     state: &AppState,
     req: &HttpRequest,
     realm: &RealmConfig,
     session: &AuthSession,
-    typed: Typed,
-    error: Option<(&'static str, StatusCode)>,
+    view: StepView,
+    status: StatusCode,
 ) -> HttpResponse {
-    let Typed {
-        user_id,
-        remember_me,
-    } = typed;
-    let (error, status) = match error {
-        Some((key, status)) => (Some(key), status),
-        None => (None, StatusCode::OK),
-    };
     let action = login_url(&realm.name, &session.id, &session.request.client_id);
     let locale = pages::locale_for(req, realm, &session.request.ui_locales);
     let recovery = |page: &str| {
@@ -150,24 +126,76 @@ fn render_login(
             url_encode(&session.request.client_id)
         )
     };
-    let page = LoginPage {
-        csrf_token: session.csrf_token.clone(),
-        user_id,
-        remember_me,
-        error,
-        forgot_password_url: recovery("forgot-password"),
-        forgot_user_id_url: recovery("forgot-user-id"),
-        back_url: realm.back_url(Some(&session.request.client_id)),
-        action: action.clone(),
+    let mut page = match view.model {
+        Value::Object(fields) => fields,
+        _ => Map::new(),
     };
+    page.insert("action".into(), json!(action));
+    page.insert("csrf_token".into(), json!(session.csrf_token));
+    page.insert(
+        "forgot_password_url".into(),
+        json!(recovery("forgot-password")),
+    );
+    page.insert(
+        "forgot_user_id_url".into(),
+        json!(recovery("forgot-user-id")),
+    );
+    page.insert(
+        "back_url".into(),
+        json!(realm.back_url(Some(&session.request.client_id))),
+    );
+    page.entry("error").or_insert(Value::Null);
     let model = pages::frame(
         realm,
         pages::language_links(state, realm, locale, &action),
-        page,
+        Value::Object(page),
     );
-    let mut response = pages::render(state, realm, locale, "login", status, &model, None);
+    let mut response = pages::render(state, realm, locale, view.template, status, &model, None);
     remember_language_switch(state, req, &mut response);
     response
+}
+
+/// Runs a flow-engine call off the executor with everything a step may use.
+async fn run_engine<T, F>(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    realm: &RealmConfig,
+    work: F,
+) -> Result<T, HttpResponse>
+where
+    T: Send + 'static,
+    F: FnOnce(&Engine<'_>, &FlowStore<'_>) -> Result<T, FlowError> + Send + 'static,
+{
+    let worker = state.clone();
+    let realm_name = realm.name.clone();
+    let ip = params::peer_ip(req);
+    let outcome = web::block(move || {
+        let realm = worker.realm(&realm_name).expect("realm exists");
+        let engine = Engine {
+            steps: &worker.steps,
+            ctx: StepContext {
+                store: &worker.store,
+                hasher: &worker.hasher,
+                clock: worker.clock.as_ref(),
+                realm,
+                ip: ip.as_deref(),
+            },
+        };
+        work(
+            &engine,
+            &FlowStore {
+                store: &worker.store,
+            },
+        )
+    })
+    .await;
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        other => {
+            log_failure("running the login flow", other);
+            Err(pages::server_error())
+        }
+    }
 }
 
 fn url_encode(value: &str) -> String {
@@ -205,18 +233,20 @@ pub async fn show(
         Ok(None) => return gone(&state, &req, realm, address.client_id.as_deref()).await,
         Err(response) => return response,
     };
-    let hint = session.request.login_hint.clone().unwrap_or_default();
-    render_login(
-        &state,
-        &req,
-        realm,
-        &session,
-        Typed {
-            user_id: hint,
-            remember_me: false,
-        },
-        None,
-    )
+    let current = session.clone();
+    match run_engine(&state, &req, realm, move |engine, _| {
+        engine.current(&current)
+    })
+    .await
+    {
+        Ok(Progress::Show(view)) => {
+            render_step(&state, &req, realm, &session, view, StatusCode::OK)
+        }
+        Ok(Progress::Complete(_) | Progress::Denied) => {
+            expired(&state, &req, realm, Some(&session.request.client_id))
+        }
+        Err(response) => response,
+    }
 }
 
 pub async fn submit(
@@ -229,121 +259,64 @@ pub async fn submit(
         return pages::not_found(req, state).await;
     };
     let address = address(&req);
-    let mut session = match load_session(&state, &req, realm, address.session_id).await {
+    let session = match load_session(&state, &req, realm, address.session_id).await {
         Ok(Some(session)) => session,
         Ok(None) => return gone(&state, &req, realm, address.client_id.as_deref()).await,
         Err(response) => return response,
     };
     let form = params::form(&req, &body).unwrap_or_default();
-    let user_id = params::first(&form, "username")
-        .unwrap_or("")
-        .chars()
-        .take(255)
-        .collect::<String>();
-    let password = params::first(&form, "password").unwrap_or("").to_string();
-    let remember_me = params::first(&form, "rememberMe").is_some();
     let csrf_ok = params::first(&form, "csrf_token")
         .is_some_and(|t| bool::from(t.as_bytes().ct_eq(session.csrf_token.as_bytes())));
     if !csrf_ok {
-        return render_login(
-            &state,
-            &req,
-            realm,
-            &session,
-            Typed {
-                user_id,
-                remember_me,
-            },
-            Some(("error_csrf", StatusCode::FORBIDDEN)),
-        );
-    }
-    if !matches!(session.state, AuthSessionState::AwaitingPassword) {
-        return expired(&state, &req, realm, Some(&session.request.client_id));
-    }
-    // An empty field is a typing slip, not a guess: answer as for a wrong password, without
-    // counting it toward the lockout.
-    if user_id.trim().is_empty() || password.is_empty() {
-        return render_login(
-            &state,
-            &req,
-            realm,
-            &session,
-            Typed {
-                user_id,
-                remember_me,
-            },
-            Some(("invalid_credentials", StatusCode::OK)),
-        );
-    }
-
-    let worker = state.clone();
-    let realm_name = realm.name.clone();
-    let typed_user_id = user_id.clone();
-    let ip = params::peer_ip(&req);
-    let verdict = web::block(move || {
-        let realm = worker.realm(&realm_name).expect("realm exists");
-        let step = PasswordStep {
-            store: &worker.store,
-            hasher: &worker.hasher,
-            clock: worker.clock.as_ref(),
+        // Nothing submitted is looked at: the current page again, with the warning.
+        let current = session.clone();
+        return match run_engine(&state, &req, realm, move |engine, _| {
+            engine.current(&current)
+        })
+        .await
+        {
+            Ok(Progress::Show(mut view)) => {
+                if let Value::Object(fields) = &mut view.model {
+                    fields.insert("error".into(), json!("error_csrf"));
+                }
+                render_step(&state, &req, realm, &session, view, StatusCode::FORBIDDEN)
+            }
+            Ok(_) => expired(&state, &req, realm, Some(&session.request.client_id)),
+            Err(response) => response,
         };
-        step.check(realm, &typed_user_id, &password, ip.as_deref())
+    }
+    let mut working = session.clone();
+    let progress = run_engine(&state, &req, realm, move |engine, flows| {
+        let progress = engine.submit(flows, &mut working, &Form(&form))?;
+        Ok((progress, working))
     })
     .await;
-    let user = match verdict {
-        Ok(Ok(PasswordVerdict::Accepted(user))) => user,
-        Ok(Ok(PasswordVerdict::InvalidCredentials)) => {
-            return render_login(
-                &state,
-                &req,
-                realm,
-                &session,
-                Typed {
-                    user_id,
-                    remember_me,
-                },
-                Some(("invalid_credentials", StatusCode::OK)),
-            )
-        }
-        Ok(Ok(PasswordVerdict::Locked)) => {
-            return render_login(
-                &state,
-                &req,
-                realm,
-                &session,
-                Typed {
-                    user_id,
-                    remember_me,
-                },
-                Some(("account_locked", StatusCode::OK)),
-            )
-        }
-        other => {
-            log_failure("checking a password", other);
-            return pages::server_error();
-        }
+    let (progress, session) = match progress {
+        Ok(done) => done,
+        Err(response) => return response,
     };
+    match progress {
+        Progress::Show(view) => render_step(&state, &req, realm, &session, view, StatusCode::OK),
+        Progress::Complete(member) => complete_login(&state, &req, realm, session, member).await,
+        Progress::Denied => deny_login(&state, &req, realm, session).await,
+    }
+}
 
-    // The only step of the foundation's flow is done: open the SSO session and return.
+/// Every step is done: open the SSO session (replacing this browser's previous one) and
+/// return to the client with a code.
+async fn complete_login(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    realm: &RealmConfig,
+    session: AuthSession,
+    member: Member,
+) -> HttpResponse {
     let previous_cookie = req.cookie(cookies::SESSION).map(|c| c.value().to_string());
     let worker = state.clone();
     let realm_name = realm.name.clone();
-    let ip = params::peer_ip(&req);
+    let ip = params::peer_ip(req);
     let opened = web::block(move || -> Result<_, FlowError> {
         let realm = worker.realm(&realm_name).expect("realm exists");
-        let amr = vec!["pwd".to_string()];
-        let flows = FlowStore {
-            store: &worker.store,
-        };
-        flows.save_state(
-            &mut session,
-            AuthSessionState::Authenticated {
-                user_pk: user.id.clone(),
-                amr: amr.clone(),
-                remember_me,
-            },
-        )?;
-        // A new login in this browser replaces the session it had.
         if let Some(previous) = previous_cookie {
             if let Ok(Some(old)) = worker.provider.sso_session_from_cookie(realm, &previous) {
                 worker.provider.log_out(realm, &old.id, ip.as_deref())?;
@@ -352,18 +325,21 @@ pub async fn submit(
         let cookie = worker.provider.start_sso_session(
             realm,
             &NewSsoSession {
-                user_pk: &user.id,
+                user_pk: &member.user_pk,
                 acr: "1",
-                amr: &amr,
-                remember_me,
+                amr: &member.amr,
+                remember_me: member.remember_me,
             },
         )?;
-        flows.finish(&session)?;
+        FlowStore {
+            store: &worker.store,
+        }
+        .finish(&session)?;
         worker.store.record_audit_event(
             &AuditEvent {
                 realm: &realm.name,
                 kind: "LOGIN",
-                user_pk: Some(&user.id),
+                user_pk: Some(&member.user_pk),
                 client_id: Some(&session.request.client_id),
                 ip: ip.as_deref(),
                 detail: None,
@@ -388,9 +364,44 @@ pub async fn submit(
         sso.max_age,
     );
     let mut response =
-        issue_code_and_deliver(&state, &req, realm, session.request, sso.session).await;
+        issue_code_and_deliver(state, req, realm, session.request, sso.session).await;
     let _ = response.add_cookie(&sso_cookie);
     response
+}
+
+/// The member declined a step: the login ends and the client hears `access_denied`.
+async fn deny_login(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    realm: &RealmConfig,
+    session: AuthSession,
+) -> HttpResponse {
+    let worker = state.clone();
+    let finishing = session.clone();
+    let finished = web::block(move || {
+        FlowStore {
+            store: &worker.store,
+        }
+        .finish(&finishing)
+    })
+    .await;
+    if !matches!(finished, Ok(Ok(()))) {
+        log_failure("ending a declined login", finished);
+        return pages::server_error();
+    }
+    let error = ErrorRedirect {
+        redirect_uri: session.request.redirect_uri.clone(),
+        response_mode: session.request.response_mode,
+        error: "access_denied",
+        description: "the member declined".into(),
+        state: session.request.state.clone(),
+    };
+    deliver(
+        state,
+        req,
+        realm,
+        &state.provider.error_response(&realm.name, &error),
+    )
 }
 
 /// "パスワードを忘れた方はこちら" / "ユーザIDを忘れた方はこちら": self-service recovery is not

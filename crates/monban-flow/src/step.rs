@@ -1,0 +1,97 @@
+//! What a step is: an [`Authenticator`] proves who the member is; a [`RequiredAction`] is
+//! something an identified member must do before reaching the client. Each owns at most one
+//! page and is registered by the name realm files use.
+
+use crate::FlowError;
+use monban_core::config::RealmConfig;
+use monban_core::password_hash::PasswordHasher;
+use monban_core::Clock;
+use monban_store::{Store, User};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What a step may use.
+pub struct StepContext<'a> {
+    pub store: &'a Store,
+    pub hasher: &'a PasswordHasher,
+    pub clock: &'a dyn Clock,
+    pub realm: &'a RealmConfig,
+    pub ip: Option<&'a str>,
+}
+
+/// The fields a member submitted.
+pub struct Form<'a>(pub &'a [(String, String)]);
+
+impl Form<'_> {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}
+
+/// A page to show: a template of the theme and the step's own view model (the server adds
+/// what every page has: the form's address, the CSRF token, the way back).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepView {
+    pub template: &'static str,
+    pub model: Value,
+}
+
+/// The member a login has identified so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user_pk: String,
+    /// Authentication methods used, for `amr` (RFC 8176 values).
+    pub amr: Vec<String>,
+    pub remember_me: bool,
+}
+
+/// What a submission led to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepOutcome {
+    /// Show the page again (with the step's error in its model).
+    Retry(StepView),
+    /// The step identified the member.
+    Identified(Member),
+    /// The step is done; `amr` lists any methods it used.
+    Done { amr: Vec<String> },
+    /// The member declined (e.g. the terms): the login ends, the client hears `access_denied`.
+    Denied,
+}
+
+pub trait Authenticator: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// The page to show; `member` is who earlier steps identified, if anyone.
+    fn page(
+        &self,
+        ctx: &StepContext<'_>,
+        member: Option<&Member>,
+        login_hint: Option<&str>,
+    ) -> StepView;
+    /// Blocking (database, hashing): called off the async executor.
+    fn submit(
+        &self,
+        ctx: &StepContext<'_>,
+        member: Option<&Member>,
+        form: &Form<'_>,
+    ) -> Result<StepOutcome, FlowError>;
+}
+
+pub trait RequiredAction: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Whether the member still has to do this (a step that no longer applies is skipped).
+    fn applies(&self, ctx: &StepContext<'_>, user: &User) -> Result<bool, FlowError>;
+    fn page(&self, ctx: &StepContext<'_>, user: &User) -> StepView;
+    fn submit(
+        &self,
+        ctx: &StepContext<'_>,
+        user: &User,
+        form: &Form<'_>,
+    ) -> Result<StepOutcome, FlowError>;
+}
