@@ -151,6 +151,10 @@ impl Engine<'_> {
         remaining: Vec<String>,
     ) -> Result<Progress, FlowError> {
         if remaining.is_empty() {
+            // Whatever the first login asked of the member is done.
+            self.ctx
+                .store
+                .complete_first_login(&member.user_pk, self.ctx.clock.now())?;
             return Ok(Progress::Complete(member));
         }
         flows.save_state(

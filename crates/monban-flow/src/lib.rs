@@ -2,12 +2,14 @@
 //! registered by name and ordered by the realm file, and the engine that runs them over the
 //! auth session kept in the database.
 
+mod birthdate;
 mod engine;
 mod password;
 mod registry;
 mod session;
 mod step;
 
+pub use birthdate::BirthdateAction;
 pub use engine::{Engine, Progress};
 pub use password::{PasswordAuthenticator, PasswordStep, PasswordVerdict};
 pub use registry::Steps;

@@ -1,6 +1,7 @@
 //! Steps by name. A new step plugs in by implementing a trait and registering here (or from
 //! outside, with `register_*`); the engine never changes.
 
+use crate::birthdate::BirthdateAction;
 use crate::password::PasswordAuthenticator;
 use crate::step::{Authenticator, RequiredAction};
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ impl Steps {
     pub fn builtin() -> Steps {
         let mut steps = Steps::default();
         steps.register_authenticator(Arc::new(PasswordAuthenticator));
+        steps.register_action(Arc::new(BirthdateAction));
         steps
     }
 

@@ -134,4 +134,19 @@ impl Store {
             .first(&mut self.conn()?)
             .optional()?)
     }
+
+    /// The member finished the first-login set-up: steps meant only for it no longer apply.
+    pub fn complete_first_login(&self, user_pk: &str, now: UnixSeconds) -> Result<(), StoreError> {
+        diesel::update(
+            users::table
+                .find(user_pk)
+                .filter(users::first_login_completed.eq(false)),
+        )
+        .set((
+            users::first_login_completed.eq(true),
+            users::updated_at.eq(now),
+        ))
+        .execute(&mut self.conn()?)?;
+        Ok(())
+    }
 }

@@ -20,7 +20,13 @@ pub enum UiError {
 }
 
 /// The pages Monban renders; every theme must have them all.
-pub const REQUIRED_PAGES: [&str; 4] = ["login", "message", "form_post", "logout_confirm"];
+pub const REQUIRED_PAGES: [&str; 5] = [
+    "login",
+    "message",
+    "form_post",
+    "logout_confirm",
+    "birthdate",
+];
 
 /// One locale's texts, key → text.
 pub type Messages = BTreeMap<String, String>;
