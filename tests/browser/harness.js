@@ -4,24 +4,25 @@
 // Binaries come from ${MONBAN_BIN_DIR:-<repo>/target/debug}; build them first with
 //   cargo build -p monban-server -p monban-portal-demo
 
-import { spawn, execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
+import {
+  BIN_DIR, Child, REPO, STARTUP_TIMEOUT_MS, binary as builtBinary, childEnv, freePort, membersCsv, toml, waitForHttp,
+} from '../support/processes.mjs';
 
-export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const BIN_DIR = process.env.MONBAN_BIN_DIR ? resolve(process.env.MONBAN_BIN_DIR) : join(REPO, 'target', 'debug');
+export { BIN_DIR, REPO, freePort };
+const binary = (name) => builtBinary(name, 'cargo build -p monban-server -p monban-portal-demo');
+
 export const SCREENSHOTS = join(REPO, 'artifacts', 'screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
-const STARTUP_TIMEOUT_MS = 30_000;
 
 export const PORTAL_CLIENT_SECRET = 'demo-portal-secret';
 
@@ -30,35 +31,6 @@ export const MEMBERS = [
   { userId: 'demo0001', password: 'Demo-pass1', displayName: '健保 太郎', birthdate: '1979-08-22', email: 'taro@demo.example' },
   { userId: 'demo0002', password: 'Demo-pass2', displayName: '健保 花子', birthdate: '1982-03-14', email: 'hanako@demo.example' },
 ];
-
-function binary(name) {
-  const path = join(BIN_DIR, name);
-  if (!existsSync(path)) {
-    throw new Error(
-      `${path} does not exist. Build the binaries first:\n` +
-      `  cargo build -p monban-server -p monban-portal-demo\n` +
-      `(or point MONBAN_BIN_DIR at the directory that holds monban and monban-portal-demo)`,
-    );
-  }
-  return path;
-}
-
-/** A port nobody listens on right now (listen on port 0, read it, close). */
-export async function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
-}
-
-function toml(value) {
-  return JSON.stringify(value); // a JSON string is a valid TOML basic string
-}
 
 function writeConfig(dir, monbanPort, portalPort, { loginSeconds = 1800 } = {}) {
   const portal = `http://127.0.0.1:${portalPort}`;
@@ -124,59 +96,6 @@ post_logout_redirect_uris = [${toml(`${portal}/`)}]
 base_url = ${toml(`${portal}/`)}
 id_token_signed_response_alg = "RS256"
 `);
-}
-
-function membersCsv(members) {
-  return 'user_id,password,display_name,birthdate,email\n' +
-    members.map((m) => [m.userId, m.password, m.displayName, m.birthdate, m.email].join(',')).join('\n') + '\n';
-}
-
-/** The environment for a child: ours without MONBAN_* / PORTAL_* settings that would override the test's. */
-function childEnv(extra) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(MONBAN|PORTAL)_/.test(key)));
-  return { ...env, NO_COLOR: "1", ...extra };
-}
-
-/** A child process whose stdout and stderr are kept for the failure report. */
-class Child {
-  constructor(name, command, args, env) {
-    this.name = name;
-    this.output = '';
-    this.exited = null;
-    this.process = spawn(command, args, { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk) => { this.output += chunk.toString(); };
-    this.process.stdout.on('data', keep);
-    this.process.stderr.on('data', keep);
-    this.exitPromise = new Promise((ok) => {
-      this.process.on('exit', (code, signal) => { this.exited = { code, signal }; ok(); });
-      this.process.on('error', (error) => { this.output += `\n[spawn error] ${error}\n`; this.exited = { error }; ok(); });
-    });
-  }
-
-  async stop() {
-    if (this.exited) return;
-    this.process.kill('SIGTERM');
-    const timer = setTimeout(() => { if (!this.exited) this.process.kill('SIGKILL'); }, 3_000);
-    await this.exitPromise;
-    clearTimeout(timer);
-  }
-}
-
-async function waitForHttp(url, child) {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    if (child.exited) throw new Error(`${child.name} exited (${JSON.stringify(child.exited)}) before ${url} answered`);
-    try {
-      const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(2_000) });
-      if (response.status < 500) return;
-      last = `HTTP ${response.status}`;
-    } catch (error) {
-      last = String(error.cause?.code ?? error.message);
-    }
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
-  throw new Error(`${url} did not answer within ${STARTUP_TIMEOUT_MS / 1000}s (last: ${last})`);
 }
 
 /**

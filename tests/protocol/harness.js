@@ -6,22 +6,21 @@
 // playwright-core). The binary comes from ${MONBAN_BIN_DIR:-<repo>/target/debug}; build it first:
 //   cargo build -p monban-server
 
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash, createPublicKey, verify } from 'node:crypto';
-import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import * as client from 'openid-client';
+import {
+  BIN_DIR, Child, REPO, binary as builtBinary, childEnv, freePort, membersCsv, toml, waitForHttp,
+} from '../support/processes.mjs';
 
-export { client };
+export { client, BIN_DIR, REPO, freePort };
+const binary = (name) => builtBinary(name, 'cargo build -p monban-server');
 
-export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const BIN_DIR = process.env.MONBAN_BIN_DIR ? resolve(process.env.MONBAN_BIN_DIR) : join(REPO, 'target', 'debug');
-const STARTUP_TIMEOUT_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const TEST_TIMEOUT_MS = 30_000;
 
@@ -46,10 +45,6 @@ export const MEMBERS = [
   { userId: 'proto0002', password: 'Proto-pass2', displayName: '試験 二郎', birthdate: '1982-03-14', email: 'jiro@proto.example' },
   { userId: 'proto0003', password: 'Proto-pass3', displayName: '試験 三郎', birthdate: '1990-01-02', email: 'saburo@proto.example' },
 ];
-
-function toml(value) {
-  return JSON.stringify(value); // a JSON string is a valid TOML basic string
-}
 
 /**
  * The realm file; `rpJwtJwks` is the public JWKS of the private_key_jwt client, and
@@ -101,30 +96,6 @@ redirect_uris = [${toml(REDIRECT_URI)}]
 jwks = ${toml(JSON.stringify(rpJwtJwks))}
 `;
 
-function binary(name) {
-  const path = join(BIN_DIR, name);
-  if (!existsSync(path)) {
-    throw new Error(
-      `${path} does not exist. Build it first:\n  cargo build -p monban-server\n` +
-      '(or point MONBAN_BIN_DIR at the directory that holds monban)',
-    );
-  }
-  return path;
-}
-
-/** A port nobody listens on right now (listen on port 0, read it, close). */
-export async function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
-}
-
 function writeConfig(dir, port, realm) {
   writeFileSync(join(dir, 'monban.toml'), `# Written by tests/protocol/harness.js
 listen = ${toml(`127.0.0.1:${port}`)}
@@ -144,59 +115,6 @@ parallelism = 1
 `);
   mkdirSync(join(dir, 'realms'));
   writeFileSync(join(dir, 'realms', `${REALM}.toml`), realm);
-}
-
-function membersCsv(members) {
-  return 'user_id,password,display_name,birthdate,email\n' +
-    members.map((m) => [m.userId, m.password, m.displayName, m.birthdate, m.email].join(',')).join('\n') + '\n';
-}
-
-/** Our environment without MONBAN_* settings that would override the test's. */
-function childEnv(extra) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^MONBAN_/.test(key)));
-  return { ...env, NO_COLOR: '1', ...extra };
-}
-
-/** A child process whose stdout and stderr are kept for the failure report. */
-class Child {
-  constructor(name, command, args, env) {
-    this.name = name;
-    this.output = '';
-    this.exited = null;
-    this.process = spawn(command, args, { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk) => { this.output += chunk.toString(); };
-    this.process.stdout.on('data', keep);
-    this.process.stderr.on('data', keep);
-    this.exitPromise = new Promise((ok) => {
-      this.process.on('exit', (code, signal) => { this.exited = { code, signal }; ok(); });
-      this.process.on('error', (error) => { this.output += `\n[spawn error] ${error}\n`; this.exited = { error }; ok(); });
-    });
-  }
-
-  async stop() {
-    if (this.exited) return;
-    this.process.kill('SIGTERM');
-    const timer = setTimeout(() => { if (!this.exited) this.process.kill('SIGKILL'); }, 3_000);
-    await this.exitPromise;
-    clearTimeout(timer);
-  }
-}
-
-async function waitForHttp(url, child) {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    if (child.exited) throw new Error(`${child.name} exited (${JSON.stringify(child.exited)}) before ${url} answered`);
-    try {
-      const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(2_000) });
-      if (response.status < 500) return;
-      last = `HTTP ${response.status}`;
-    } catch (error) {
-      last = String(error.cause?.code ?? error.message);
-    }
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
-  throw new Error(`${url} did not answer within ${STARTUP_TIMEOUT_MS / 1000}s (last: ${last})`);
 }
 
 /**
