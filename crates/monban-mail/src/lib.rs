@@ -14,7 +14,7 @@ mod templates;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{FileTransport, Message, SmtpTransport, Transport};
 use monban_core::config::{SmtpConfig, SmtpSecurity};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -161,10 +161,19 @@ impl MailError {
 
 /// Composes mails from the themes' templates and delivers them over SMTP.
 /// Share one per process (it holds the connection pool); it is `Send + Sync`.
+///
+/// Sending blocks (it waits for the server's answer): call it where blocking is fine, as the
+/// login steps are (they run off the async executor).
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    transport: Outgoing,
     templates: EmailTemplates,
     default_from: Mailbox,
+}
+
+enum Outgoing {
+    Smtp(SmtpTransport),
+    /// Development: each mail becomes a `.eml` file in a directory.
+    Directory(FileTransport),
 }
 
 impl fmt::Debug for Mailer {
@@ -177,8 +186,7 @@ impl fmt::Debug for Mailer {
 
 impl Mailer {
     /// Reads the SMTP password from the environment variable named by `smtp.password_env`
-    /// and loads the mail templates of every theme under `themes_dir`. Must be called inside a
-    /// Tokio runtime (the connection pool runs a clean-up task on it). Connects to nothing: an
+    /// and loads the mail templates of every theme under `themes_dir`. Connects to nothing: an
     /// unreachable server shows at the first [`Mailer::send`].
     pub fn new(smtp: &SmtpConfig, themes_dir: &Path) -> Result<Self, MailError> {
         Self::with_env(smtp, themes_dir, |name| std::env::var(name).ok())
@@ -191,11 +199,6 @@ impl Mailer {
         themes_dir: &Path,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, MailError> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(MailError::Config(
-                "the mailer must be created inside a Tokio runtime".into(),
-            ));
-        }
         let default_from: Mailbox = smtp
             .from
             .parse()
@@ -206,16 +209,9 @@ impl Mailer {
             MailError::Config(format!("smtp.host {:?}: {e}", smtp.host))
         };
         let mut builder = match smtp.security {
-            SmtpSecurity::None => {
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str())
-            }
-            SmtpSecurity::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
-                    .map_err(tls_error)?
-            }
-            SmtpSecurity::Tls => {
-                AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(tls_error)?
-            }
+            SmtpSecurity::None => SmtpTransport::builder_dangerous(smtp.host.as_str()),
+            SmtpSecurity::Starttls => SmtpTransport::starttls_relay(&smtp.host).map_err(tls_error)?,
+            SmtpSecurity::Tls => SmtpTransport::relay(&smtp.host).map_err(tls_error)?,
         }
         .port(smtp.port)
         .timeout(Some(SMTP_TIMEOUT));
@@ -249,8 +245,24 @@ impl Mailer {
         }
 
         Ok(Self {
-            transport: builder.build(),
+            transport: Outgoing::Smtp(builder.build()),
             templates,
+            default_from,
+        })
+    }
+
+    /// For development and demos: mails are written as `<id>.eml` files into `directory`
+    /// (created if missing) instead of being sent.
+    pub fn to_directory(directory: &Path, from: &str, themes_dir: &Path) -> Result<Self, MailError> {
+        let default_from: Mailbox = from
+            .parse()
+            .map_err(|_| MailError::Config("the sender is not a mail address".into()))?;
+        std::fs::create_dir_all(directory).map_err(|e| {
+            MailError::Config(format!("cannot create {}: {e}", directory.display()))
+        })?;
+        Ok(Self {
+            transport: Outgoing::Directory(FileTransport::new(directory)),
+            templates: EmailTemplates::load(themes_dir)?,
             default_from,
         })
     }
@@ -273,24 +285,26 @@ impl Mailer {
 
     /// Renders and delivers one mail; returns once the server accepted it. On error nothing
     /// was delivered (as far as the server told us) and the caller keeps its state for a retry.
-    pub async fn send(&self, message: &MailMessage) -> Result<(), MailError> {
+    /// Blocks until the server answers (at most [`SMTP_TIMEOUT`] per command).
+    pub fn send(&self, message: &MailMessage) -> Result<(), MailError> {
         let email = self.compose(message)?;
-        match self.transport.send(email).await {
-            Ok(_) => {
-                tracing::info!(
-                    kind = %message.kind,
-                    theme = %message.theme,
-                    locale = %message.locale,
-                    "mail sent"
-                );
-                Ok(())
-            }
-            Err(e) => {
-                let error = classify(&e);
-                tracing::warn!(kind = %message.kind, error = %error, "mail not sent");
-                Err(error)
-            }
+        let sent = match &self.transport {
+            Outgoing::Smtp(smtp) => smtp.send(&email).map(|_| ()).map_err(|e| classify(&e)),
+            Outgoing::Directory(files) => files
+                .send(&email)
+                .map(|_| ())
+                .map_err(|e| MailError::Unavailable(e.to_string())),
+        };
+        match &sent {
+            Ok(()) => tracing::info!(
+                kind = %message.kind,
+                theme = %message.theme,
+                locale = %message.locale,
+                "mail sent"
+            ),
+            Err(error) => tracing::warn!(kind = %message.kind, %error, "mail not sent"),
         }
+        sent
     }
 
     fn compose(&self, message: &MailMessage) -> Result<Message, MailError> {

@@ -389,7 +389,7 @@ async fn closed_port() -> u16 {
 // ---------------------------------------------------------------------------------------------
 // Tests
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otp_mail_arrives_with_japanese_subject_and_both_parts() {
     let sink = Sink::start(Refuse::Nothing).await;
     let mailer = mailer(sink.port);
@@ -399,7 +399,6 @@ async fn otp_mail_arrives_with_japanese_subject_and_both_parts() {
             "ja",
             with(json!({ "code": "482916", "minutes": 5 })),
         ))
-        .await
         .expect("sent");
 
     let received = sink.received();
@@ -438,7 +437,7 @@ async fn otp_mail_arrives_with_japanese_subject_and_both_parts() {
     assert!(parts.html.contains("<html lang=\"ja\">"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_email_mail_carries_the_link_in_the_text_part() {
     let sink = Sink::start(Refuse::Nothing).await;
     let link = "https://id.demo-kenpo.test/realms/demo/verify-email?key=Zm9vYmFy&tab=1";
@@ -448,7 +447,6 @@ async fn verify_email_mail_carries_the_link_in_the_text_part() {
             "ja",
             with(json!({ "link": link, "minutes": 30 })),
         ))
-        .await
         .expect("sent");
 
     let mail = parse_entity(&sink.received()[0].data);
@@ -468,7 +466,7 @@ async fn verify_email_mail_carries_the_link_in_the_text_part() {
     assert!(parts.html.contains("メールアドレスの確認</a>"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn english_locale() {
     let sink = Sink::start(Refuse::Nothing).await;
     let mailer = mailer(sink.port);
@@ -479,7 +477,6 @@ async fn english_locale() {
             "en",
             with(json!({ "link": link, "minutes": 5 })),
         ))
-        .await
         .expect("sent");
     mailer
         .send(&message(
@@ -487,7 +484,6 @@ async fn english_locale() {
             "en",
             with(json!({ "code": "007123", "minutes": 5 })),
         ))
-        .await
         .expect("sent");
 
     let received = sink.received();
@@ -513,7 +509,7 @@ async fn english_locale() {
     assert!(parts.html.contains("007123"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_recipient_is_rejected_and_the_mailer_goes_on() {
     let sink = Sink::start(Refuse::Recipient).await;
     let mailer = mailer(sink.port);
@@ -523,7 +519,7 @@ async fn refused_recipient_is_rejected_and_the_mailer_goes_on() {
         with(json!({ "code": "482916", "minutes": 5 })),
     );
     otp.to = "nobody@example.test".into();
-    let error = mailer.send(&otp).await.unwrap_err();
+    let error = mailer.send(&otp).unwrap_err();
     assert!(matches!(error, MailError::Rejected(_)), "{error:?}");
     assert!(error.to_string().contains("550"), "{error}");
     assert!(!error.is_retryable());
@@ -531,11 +527,11 @@ async fn refused_recipient_is_rejected_and_the_mailer_goes_on() {
 
     // The failed transaction leaves nothing behind in the pool: the next mail goes out.
     otp.to = "member@example.test".into();
-    mailer.send(&otp).await.expect("sent");
+    mailer.send(&otp).expect("sent");
     assert_eq!(sink.received().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_content_is_rejected() {
     let sink = Sink::start(Refuse::Data).await;
     let error = mailer(sink.port)
@@ -544,14 +540,13 @@ async fn refused_content_is_rejected() {
             "ja",
             with(json!({ "user_id": "taro.kenpo" })),
         ))
-        .await
         .unwrap_err();
     assert!(matches!(error, MailError::Rejected(_)), "{error:?}");
     // The error may be logged: it carries the server's reply, never the mail.
     assert!(!error.to_string().contains("taro.kenpo"), "{error}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn temporary_refusal_is_unavailable() {
     let sink = Sink::start(Refuse::RecipientTemporarily).await;
     let error = mailer(sink.port)
@@ -560,13 +555,12 @@ async fn temporary_refusal_is_unavailable() {
             "ja",
             with(json!({ "code": "482916", "minutes": 5 })),
         ))
-        .await
         .unwrap_err();
     assert!(matches!(error, MailError::Unavailable(_)), "{error:?}");
     assert!(error.is_retryable());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_port_is_unavailable() {
     let port = closed_port().await;
     let started = std::time::Instant::now();
@@ -576,13 +570,12 @@ async fn closed_port_is_unavailable() {
             "ja",
             with(json!({ "code": "482916", "minutes": 5 })),
         ))
-        .await
         .unwrap_err();
     assert!(matches!(error, MailError::Unavailable(_)), "{error:?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_come_from_the_named_environment_variable() {
     let sink = Sink::start(Refuse::Nothing).await;
     let config = SmtpConfig {
@@ -599,7 +592,7 @@ async fn credentials_come_from_the_named_environment_variable() {
         with(json!({ "link": "https://portal.demo-kenpo.test/" })),
     );
     first_login.from = None;
-    mailer.send(&first_login).await.expect("sent");
+    mailer.send(&first_login).expect("sent");
 
     let received = sink.received();
     assert_eq!(
@@ -618,7 +611,7 @@ async fn credentials_come_from_the_named_environment_variable() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_context_key_is_a_template_error_and_nothing_is_sent() {
     let sink = Sink::start(Refuse::Nothing).await;
     let error = mailer(sink.port)
@@ -627,7 +620,6 @@ async fn a_missing_context_key_is_a_template_error_and_nothing_is_sent() {
             "ja",
             with(json!({ "minutes": 5 })),
         ))
-        .await
         .unwrap_err();
     assert!(
         matches!(&error, MailError::Template { reason, .. } if reason.contains("`code`")),
@@ -641,7 +633,7 @@ async fn a_missing_context_key_is_a_template_error_and_nothing_is_sent() {
         with(json!({ "code": "1", "minutes": 5 })),
     );
     bad_address.to = "not an address".into();
-    let error = mailer(sink.port).send(&bad_address).await.unwrap_err();
+    let error = mailer(sink.port).send(&bad_address).unwrap_err();
     assert!(matches!(error, MailError::InvalidAddress(_)), "{error:?}");
     assert!(sink.received().is_empty());
 }

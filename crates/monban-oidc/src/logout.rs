@@ -192,6 +192,22 @@ impl Provider {
         Ok(())
     }
 
+    /// "全てのデバイスからサインアウトする": ends every session of the member (each client told
+    /// by back-channel logout) and revokes their offline tokens too.
+    pub fn log_out_everywhere(
+        &self,
+        realm: &RealmConfig,
+        user_pk: &str,
+        ip: Option<&str>,
+    ) -> Result<(), OidcError> {
+        for session_id in self.store.open_sso_sessions_of(user_pk)? {
+            self.log_out(realm, &session_id, ip)?;
+        }
+        self.store
+            .revoke_offline_tokens_of(user_pk, self.clock.now())?;
+        Ok(())
+    }
+
     /// The logout token for one delivery (Back-Channel Logout 1.0 §2.4), signed like the
     /// client's ID tokens.
     pub fn logout_token(

@@ -79,7 +79,14 @@ impl Settings {
             )),
         }
         let realms = match parse_realms(&files, env) {
-            Ok(realms) => realms,
+            Ok(mut realms) => {
+                for realm in &mut realms {
+                    if let Err(problem) = read_terms(config_dir, realm) {
+                        problems.push(problem);
+                    }
+                }
+                realms
+            }
             Err(found) => {
                 problems.extend(found);
                 Vec::new()
@@ -127,6 +134,31 @@ impl Settings {
         };
         SecretBox::from_base64(&encoded).map_err(|e| problem(e.to_string()))
     }
+}
+
+/// Reads the text of the realm's `[terms] file` (relative to the configuration directory).
+fn read_terms(config_dir: &Path, realm: &mut RealmConfig) -> Result<(), ConfigProblem> {
+    let Some(terms) = &mut realm.terms else {
+        return Ok(());
+    };
+    let problem = |message: String| ConfigProblem {
+        file: config_dir
+            .join("realms")
+            .join(format!("{}.toml", realm.name))
+            .display()
+            .to_string(),
+        line: None,
+        field: "terms.file".into(),
+        message,
+    };
+    let path = config_dir.join(&terms.file);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| problem(format!("cannot read {}: {e}", path.display())))?;
+    if text.trim().is_empty() {
+        return Err(problem(format!("{} is empty", path.display())));
+    }
+    terms.text = text;
+    Ok(())
 }
 
 fn file_problem(path: &Path, message: String) -> ConfigProblem {

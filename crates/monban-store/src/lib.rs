@@ -7,6 +7,7 @@
 mod audit;
 mod codes;
 mod connection;
+mod first_login;
 mod keys;
 mod lockout;
 mod logout;
@@ -20,6 +21,7 @@ mod users;
 pub use audit::AuditEvent;
 pub use codes::{AuthorizationCode, CodeRedemption};
 pub use connection::{redact, Backend, DbConnection, DbPool};
+pub use first_login::{EmailVerification, Taken, TermsVersion};
 pub use keys::StoredSigningKey;
 pub use logout::{BackchannelDelivery, LogoutRequest};
 pub use refresh::{RefreshRedemption, RefreshToken};

@@ -202,6 +202,11 @@ impl Store {
         purged +=
             diesel::delete(client_assertions::table.filter(client_assertions::expires_at.le(now)))
                 .execute(&mut conn)?;
+        purged += diesel::delete(
+            crate::schema::email_verifications::table
+                .filter(crate::schema::email_verifications::expires_at.le(now - 86_400)),
+        )
+        .execute(&mut conn)?;
         // Codes are kept a day after expiry so a late replay is still recognised as one.
         purged += diesel::delete(
             authorization_codes::table.filter(authorization_codes::expires_at.le(now - 86_400)),

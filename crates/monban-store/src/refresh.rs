@@ -124,6 +124,22 @@ pub(crate) fn revoke_family(
 
 /// Revokes the access tokens of an SSO session and its refresh tokens (offline ones too when
 /// `including_offline`: reuse is theft, a logout is not).
+impl Store {
+    /// Revokes the member's offline refresh tokens (they outlive SSO sessions, so "sign out
+    /// everywhere" must reach them separately).
+    pub fn revoke_offline_tokens_of(&self, user_pk: &str, now: UnixSeconds) -> Result<(), StoreError> {
+        diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::user_pk.eq(user_pk))
+                .filter(refresh_tokens::offline.eq(true))
+                .filter(refresh_tokens::revoked_at.is_null()),
+        )
+        .set(refresh_tokens::revoked_at.eq(now))
+        .execute(&mut self.conn()?)?;
+        Ok(())
+    }
+}
+
 pub(crate) fn revoke_session_tokens(
     conn: &mut crate::DbConnection,
     sso_session_id: &str,

@@ -15,6 +15,43 @@ diesel::table! {
         enabled -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        second_factor_method -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    terms_versions (realm, version) {
+        realm -> Text,
+        version -> Integer,
+        body -> Text,
+        published_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    terms_acceptances (user_pk, version) {
+        user_pk -> Text,
+        version -> Integer,
+        accepted_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_required_actions (user_pk, action) {
+        user_pk -> Text,
+        action -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    email_verifications (token_digest) {
+        token_digest -> Text,
+        user_pk -> Text,
+        email -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
     }
 }
 
@@ -201,4 +238,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     logout_requests,
     backchannel_deliveries,
     client_assertions,
+    terms_versions,
+    terms_acceptances,
+    user_required_actions,
+    email_verifications,
 );

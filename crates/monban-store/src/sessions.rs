@@ -150,6 +150,15 @@ impl Store {
         })
     }
 
+    /// The member's SSO sessions that have not ended (some may have timed out unnoticed).
+    pub fn open_sso_sessions_of(&self, user_pk: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sso_sessions::table
+            .filter(sso_sessions::user_pk.eq(user_pk))
+            .filter(sso_sessions::ended_at.is_null())
+            .select(sso_sessions::id)
+            .load(&mut self.conn()?)?)
+    }
+
     /// Notes that a client received tokens in this session.
     pub fn record_session_client(
         &self,

@@ -20,6 +20,8 @@ pub struct User {
     pub enabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// `passkey`, `otp-app` or `otp-mail`, once chosen.
+    pub second_factor_method: Option<String>,
 }
 
 /// A member of an import file that clashes with one already in the realm.
@@ -101,6 +103,7 @@ impl Store {
                     enabled: true,
                     created_at: now,
                     updated_at: now,
+                    second_factor_method: None,
                 })
                 .collect();
             for row in &rows {

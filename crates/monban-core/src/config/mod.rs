@@ -8,7 +8,8 @@ mod server;
 
 pub use locate::FieldPath;
 pub use realm::{
-    parse_realms, ClientAuthentication, ClientConfig, Flows, LockoutPolicy, RealmConfig,
+    parse_realms, ClientAuthentication, ClientConfig, Flows, LockoutPolicy, RealmConfig, RealmMail,
+    SecondFactorMethod, SecondFactors, TermsConfig,
     SigningAlgorithm, TokenLifetimes, SUPPORTED_LOCALES,
 };
 pub use server::{

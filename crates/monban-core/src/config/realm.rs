@@ -31,6 +31,12 @@ pub struct RealmConfig {
     pub lockout: LockoutPolicy,
     #[serde(default)]
     pub flows: Flows,
+    /// The terms of use members accept (the `terms` step).
+    pub terms: Option<TermsConfig>,
+    #[serde(default)]
+    pub mail: RealmMail,
+    #[serde(default)]
+    pub second_factors: SecondFactors,
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
 }
@@ -51,6 +57,85 @@ impl Default for Flows {
         Self {
             browser: vec!["password".into()],
             first_login: Vec::new(),
+        }
+    }
+}
+
+/// `[terms]`: the first version of the realm's terms of use. Later versions are published
+/// with `monban terms publish`, which records them in the database for every instance.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TermsConfig {
+    /// A UTF-8 text file, relative to the configuration directory.
+    pub file: String,
+    /// The file's text, read at load time.
+    #[serde(skip)]
+    pub text: String,
+}
+
+/// `[mail]`: what the realm's mails look like to members.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RealmMail {
+    /// The sender, e.g. `"大和総研健保 <no-reply@example.jp>"`; `smtp.from` when absent.
+    pub from: Option<String>,
+    /// How long a "メールアドレスの確認" link stays valid.
+    pub verify_email_link_seconds: i64,
+}
+
+impl Default for RealmMail {
+    fn default() -> Self {
+        Self {
+            from: None,
+            verify_email_link_seconds: 3600,
+        }
+    }
+}
+
+/// A second factor a realm may offer (SPEC §4).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecondFactorMethod {
+    /// 生体認証 (WebAuthn passkeys).
+    Passkey,
+    /// ワンタイムパスワード (OTP) アプリ認証 (TOTP).
+    OtpApp,
+    /// ワンタイムパスワード (OTP) メール認証.
+    OtpMail,
+}
+
+impl SecondFactorMethod {
+    pub const ALL: [SecondFactorMethod; 3] = [
+        SecondFactorMethod::Passkey,
+        SecondFactorMethod::OtpApp,
+        SecondFactorMethod::OtpMail,
+    ];
+
+    /// The name in realm files and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecondFactorMethod::Passkey => "passkey",
+            SecondFactorMethod::OtpApp => "otp-app",
+            SecondFactorMethod::OtpMail => "otp-mail",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SecondFactorMethod> {
+        Self::ALL.into_iter().find(|m| m.as_str() == text)
+    }
+}
+
+/// `[second_factors]`: which methods members may choose, in the order they are listed.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecondFactors {
+    pub offered: Vec<SecondFactorMethod>,
+}
+
+impl Default for SecondFactors {
+    fn default() -> Self {
+        Self {
+            offered: SecondFactorMethod::ALL.to_vec(),
         }
     }
 }
@@ -335,6 +420,32 @@ impl RealmConfig {
             sink.report(
                 &root.key("flows").key("browser"),
                 "name at least one step, e.g. [\"password\"]",
+            );
+        }
+        if self.mail.verify_email_link_seconds <= 0 {
+            sink.report(
+                &root.key("mail").key("verify_email_link_seconds"),
+                "must be a positive number of seconds",
+            );
+        }
+        if let Some(from) = &self.mail.from {
+            if !from.contains('@') {
+                sink.report(&root.key("mail").key("from"), "must be a mail address");
+            }
+        }
+        let mut offered = HashSet::new();
+        for (index, method) in self.second_factors.offered.iter().enumerate() {
+            if !offered.insert(*method) {
+                sink.report(
+                    &root.key("second_factors").key("offered").index(index),
+                    format!("\"{}\" is listed twice", method.as_str()),
+                );
+            }
+        }
+        if self.flows.first_login.iter().any(|s| s == "terms") && self.terms.is_none() {
+            sink.report(
+                &root.key("flows").key("first_login"),
+                "the \"terms\" step needs a [terms] section naming the terms file",
             );
         }
         let lockout = root.key("lockout");

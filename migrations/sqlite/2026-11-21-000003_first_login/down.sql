@@ -1,0 +1,5 @@
+DROP TABLE email_verifications;
+DROP TABLE user_required_actions;
+DROP TABLE terms_acceptances;
+DROP TABLE terms_versions;
+ALTER TABLE users DROP COLUMN second_factor_method;
