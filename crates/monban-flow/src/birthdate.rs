@@ -37,8 +37,8 @@ impl RequiredAction for BirthdateAction {
         Ok(!user.first_login_completed && user.birthdate.is_some())
     }
 
-    fn page(&self, _ctx: &StepContext<'_>, _user: &User) -> StepView {
-        view("", None)
+    fn page(&self, _ctx: &StepContext<'_>, _user: &User) -> Result<StepView, FlowError> {
+        Ok(view("", None))
     }
 
     fn submit(

@@ -1,11 +1,20 @@
 //! Runs a realm's flow: its authenticators in order, then the identified member's pending
 //! required actions in the realm's order. The state lives in the auth session (database), so
 //! any instance can take the next request.
+//!
+//! Which required actions are pending is decided here, the same way for every step:
+//! - an action an admin set on the member (`monban user require-action`) is pending until done;
+//! - otherwise an action is pending when the step says it `applies` — except that a step the
+//!   member already did during an unfinished first login is not asked again (a closed tab does
+//!   not start the set-up over).
+//!
+//! Admin-set actions the realm's list does not name run after the listed ones.
 
 use crate::session::{AuthSession, AuthSessionState, FlowStore};
-use crate::step::{Form, Member, StepContext, StepOutcome, StepView};
+use crate::step::{Form, Member, RequiredAction, StepContext, StepOutcome, StepView};
 use crate::{FlowError, Steps};
 use monban_store::User;
+use std::sync::Arc;
 
 /// Where a login stands after a request.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +32,14 @@ pub struct Engine<'a> {
     pub ctx: StepContext<'a>,
 }
 
+/// What the member owes besides what each step decides for itself.
+struct Obligations {
+    /// Set by an admin.
+    required: Vec<String>,
+    /// Done during the unfinished first login.
+    done: Vec<String>,
+}
+
 impl Engine<'_> {
     fn browser_flow(&self) -> &[String] {
         &self.ctx.realm.flows.browser
@@ -35,30 +52,70 @@ impl Engine<'_> {
             .ok_or_else(|| FlowError::Corrupt("the member of this login is gone".into()))
     }
 
-    fn unknown(name: &str) -> FlowError {
-        FlowError::Corrupt(format!("no step named {name}"))
+    fn action(&self, name: &str) -> Result<&Arc<dyn RequiredAction>, FlowError> {
+        self.steps
+            .action(name)
+            .ok_or_else(|| FlowError::Corrupt(format!("no step named {name}")))
     }
 
-    /// The page the login is on now (or completion, if nothing is left).
-    pub fn current(&self, session: &AuthSession) -> Result<Progress, FlowError> {
-        match &session.state {
+    fn obligations(&self, user: &User) -> Result<Obligations, FlowError> {
+        let store = self.ctx.store;
+        Ok(Obligations {
+            required: store.required_actions_of(&user.id)?,
+            done: if user.first_login_completed {
+                Vec::new()
+            } else {
+                store.first_login_steps_done(&user.id)?
+            },
+        })
+    }
+
+    fn is_pending(&self, name: &str, user: &User, owed: &Obligations) -> Result<bool, FlowError> {
+        if owed.required.iter().any(|r| r == name) {
+            return Ok(true);
+        }
+        if owed.done.iter().any(|d| d == name) {
+            return Ok(false);
+        }
+        self.action(name)?.applies(&self.ctx, user)
+    }
+
+    /// The page the login is on now. A required action that stopped applying meanwhile (the
+    /// address was verified from another device, say) is passed over, which may complete the
+    /// login.
+    pub fn current(
+        &self,
+        flows: &FlowStore<'_>,
+        session: &mut AuthSession,
+    ) -> Result<Progress, FlowError> {
+        match session.state.clone() {
             AuthSessionState::Authenticating { step, member } => {
-                let name = &self.browser_flow()[*step];
+                let name = &self.browser_flow()[step];
                 let step = self
                     .steps
                     .authenticator(name)
-                    .ok_or_else(|| Self::unknown(name))?;
+                    .ok_or_else(|| FlowError::Corrupt(format!("no step named {name}")))?;
                 Ok(Progress::Show(step.page(
                     &self.ctx,
                     member.as_ref(),
                     session.request.login_hint.as_deref(),
-                )))
+                )?))
             }
             AuthSessionState::RequiredActions { member, remaining } => {
-                let user = self.user(member)?;
-                let name = &remaining[0];
-                let action = self.steps.action(name).ok_or_else(|| Self::unknown(name))?;
-                Ok(Progress::Show(action.page(&self.ctx, &user)))
+                let user = self.user(&member)?;
+                let owed = self.obligations(&user)?;
+                let mut still = Vec::with_capacity(remaining.len());
+                for name in &remaining {
+                    if !still.is_empty() || self.is_pending(name, &user, &owed)? {
+                        still.push(name.clone());
+                    }
+                }
+                if still.len() == remaining.len() {
+                    return Ok(Progress::Show(
+                        self.action(&still[0])?.page(&self.ctx, &user)?,
+                    ));
+                }
+                self.continue_with(flows, session, member, still)
             }
         }
     }
@@ -76,7 +133,7 @@ impl Engine<'_> {
                 let authenticator = self
                     .steps
                     .authenticator(name)
-                    .ok_or_else(|| Self::unknown(name))?;
+                    .ok_or_else(|| FlowError::Corrupt(format!("no step named {name}")))?;
                 let member = match authenticator.submit(&self.ctx, member.as_ref(), form)? {
                     StepOutcome::Retry(view) => return Ok(Progress::Show(view)),
                     StepOutcome::Denied => return Ok(Progress::Denied),
@@ -90,6 +147,11 @@ impl Engine<'_> {
                         member.amr.extend(amr);
                         member
                     }
+                    StepOutcome::Detour(_) => {
+                        return Err(FlowError::Corrupt(format!(
+                            "{name}: an authenticator cannot make a detour"
+                        )))
+                    }
                 };
                 if step + 1 < self.browser_flow().len() {
                     flows.save_state(
@@ -99,27 +161,45 @@ impl Engine<'_> {
                             member: Some(member),
                         },
                     )?;
-                    return self.current(session);
+                    return self.current(flows, session);
                 }
-                let remaining =
-                    self.pending_actions(&member, self.ctx.realm.flows.first_login.iter())?;
+                let remaining = self.pending_actions(&member)?;
                 self.continue_with(flows, session, member, remaining)
             }
             AuthSessionState::RequiredActions { member, remaining } => {
                 let user = self.user(&member)?;
                 let name = &remaining[0];
-                let action = self.steps.action(name).ok_or_else(|| Self::unknown(name))?;
-                match action.submit(&self.ctx, &user, form)? {
+                match self.action(name)?.submit(&self.ctx, &user, form)? {
                     StepOutcome::Retry(view) => Ok(Progress::Show(view)),
                     StepOutcome::Denied => Ok(Progress::Denied),
                     StepOutcome::Identified(_) => Err(FlowError::Corrupt(format!(
                         "{name} cannot identify a member"
                     ))),
+                    StepOutcome::Detour(first) => {
+                        self.action(first)?;
+                        let mut rest = vec![first.to_string()];
+                        rest.extend(remaining.iter().cloned());
+                        self.continue_with(flows, session, member, rest)
+                    }
                     StepOutcome::Done { amr } => {
+                        let now = self.ctx.clock.now();
+                        self.ctx.store.clear_required_action(&user.id, name)?;
+                        if !user.first_login_completed {
+                            self.ctx
+                                .store
+                                .record_first_login_step(&user.id, name, now)?;
+                        }
                         let mut member = member;
                         member.amr.extend(amr);
                         // What the done step changed may make later steps unnecessary.
-                        let rest = self.pending_actions(&member, remaining[1..].iter())?;
+                        let user = self.user(&member)?;
+                        let owed = self.obligations(&user)?;
+                        let mut rest = Vec::new();
+                        for later in &remaining[1..] {
+                            if later != name && self.is_pending(later, &user, &owed)? {
+                                rest.push(later.clone());
+                            }
+                        }
                         self.continue_with(flows, session, member, rest)
                     }
                 }
@@ -127,16 +207,20 @@ impl Engine<'_> {
         }
     }
 
-    fn pending_actions<'n>(
-        &self,
-        member: &Member,
-        names: impl Iterator<Item = &'n String>,
-    ) -> Result<Vec<String>, FlowError> {
+    /// The member's pending required actions: the realm's, in its order, then any other an
+    /// admin set.
+    fn pending_actions(&self, member: &Member) -> Result<Vec<String>, FlowError> {
         let user = self.user(member)?;
+        let owed = self.obligations(&user)?;
+        let listed = &self.ctx.realm.flows.first_login;
         let mut pending = Vec::new();
-        for name in names {
-            let action = self.steps.action(name).ok_or_else(|| Self::unknown(name))?;
-            if action.applies(&self.ctx, &user)? {
+        for name in listed {
+            if self.is_pending(name, &user, &owed)? {
+                pending.push(name.clone());
+            }
+        }
+        for name in &owed.required {
+            if !listed.contains(name) && self.steps.action(name).is_some() {
                 pending.push(name.clone());
             }
         }
@@ -161,6 +245,6 @@ impl Engine<'_> {
             session,
             AuthSessionState::RequiredActions { member, remaining },
         )?;
-        self.current(session)
+        self.current(flows, session)
     }
 }

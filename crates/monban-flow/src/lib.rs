@@ -7,14 +7,28 @@ mod engine;
 mod password;
 mod registry;
 mod session;
+mod sign_out;
 mod step;
+mod terms;
+mod update_email;
+mod update_password;
+mod user_id_and_method;
+mod verify_email;
 
 pub use birthdate::BirthdateAction;
 pub use engine::{Engine, Progress};
 pub use password::{PasswordAuthenticator, PasswordStep, PasswordVerdict};
 pub use registry::Steps;
 pub use session::{AuthSession, AuthSessionState, FlowStore};
-pub use step::{Authenticator, Form, Member, RequiredAction, StepContext, StepOutcome, StepView};
+pub use sign_out::SIGN_OUT_ALL_FIELD;
+pub use step::{
+    Authenticator, Form, Member, Problem, RequiredAction, StepContext, StepOutcome, StepView,
+};
+pub use terms::TermsAction;
+pub use update_email::UpdateEmailAction;
+pub use update_password::UpdatePasswordAction;
+pub use user_id_and_method::UserIdAndMethodAction;
+pub use verify_email::{VerifyEmailAction, VERIFY_EMAIL_PATH};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
@@ -24,4 +38,6 @@ pub enum FlowError {
     Corrupt(String),
     #[error(transparent)]
     Oidc(#[from] monban_oidc::OidcError),
+    #[error(transparent)]
+    Hash(#[from] monban_core::password_hash::HashError),
 }

@@ -105,8 +105,8 @@ impl crate::Authenticator for PasswordAuthenticator {
         _ctx: &crate::StepContext<'_>,
         _member: Option<&crate::Member>,
         login_hint: Option<&str>,
-    ) -> crate::StepView {
-        login_view(login_hint.unwrap_or(""), false, None)
+    ) -> Result<crate::StepView, FlowError> {
+        Ok(login_view(login_hint.unwrap_or(""), false, None))
     }
 
     fn submit(

@@ -4,6 +4,11 @@
 use crate::birthdate::BirthdateAction;
 use crate::password::PasswordAuthenticator;
 use crate::step::{Authenticator, RequiredAction};
+use crate::terms::TermsAction;
+use crate::update_email::UpdateEmailAction;
+use crate::update_password::UpdatePasswordAction;
+use crate::user_id_and_method::UserIdAndMethodAction;
+use crate::verify_email::VerifyEmailAction;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -19,6 +24,11 @@ impl Steps {
         let mut steps = Steps::default();
         steps.register_authenticator(Arc::new(PasswordAuthenticator));
         steps.register_action(Arc::new(BirthdateAction));
+        steps.register_action(Arc::new(TermsAction));
+        steps.register_action(Arc::new(UpdateEmailAction));
+        steps.register_action(Arc::new(VerifyEmailAction));
+        steps.register_action(Arc::new(UserIdAndMethodAction));
+        steps.register_action(Arc::new(UpdatePasswordAction));
         steps
     }
 

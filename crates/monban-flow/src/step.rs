@@ -6,6 +6,8 @@ use crate::FlowError;
 use monban_core::config::RealmConfig;
 use monban_core::password_hash::PasswordHasher;
 use monban_core::Clock;
+use monban_mail::Mailer;
+use monban_oidc::Provider;
 use monban_store::{Store, User};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -16,7 +18,38 @@ pub struct StepContext<'a> {
     pub hasher: &'a PasswordHasher,
     pub clock: &'a dyn Clock,
     pub realm: &'a RealmConfig,
+    /// Sessions and tokens (e.g. to sign the member out everywhere), the public URL.
+    pub provider: &'a Provider,
+    /// `None` when the server has no mail settings (a realm whose steps send mail is refused
+    /// at start then).
+    pub mailer: Option<&'a Mailer>,
+    /// The member's language, for mails.
+    pub locale: &'a str,
     pub ip: Option<&'a str>,
+}
+
+/// One message for the member, by key of the theme's messages; `{0}` in the text becomes `arg`
+/// (e.g. the minimum length a policy sets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub key: &'static str,
+    pub arg: String,
+}
+
+impl Problem {
+    pub fn new(key: &'static str) -> Problem {
+        Problem {
+            key,
+            arg: String::new(),
+        }
+    }
+
+    pub fn with(key: &'static str, arg: impl ToString) -> Problem {
+        Problem {
+            key,
+            arg: arg.to_string(),
+        }
+    }
 }
 
 /// The fields a member submitted.
@@ -63,6 +96,9 @@ pub enum StepOutcome {
     Done { amr: Vec<String> },
     /// The member declined (e.g. the terms): the login ends, the client hears `access_denied`.
     Denied,
+    /// Run the named required action first, then come back to this one (e.g. from the
+    /// verification page back to correcting the address).
+    Detour(&'static str),
 }
 
 pub trait Authenticator: Send + Sync {
@@ -73,7 +109,7 @@ pub trait Authenticator: Send + Sync {
         ctx: &StepContext<'_>,
         member: Option<&Member>,
         login_hint: Option<&str>,
-    ) -> StepView;
+    ) -> Result<StepView, FlowError>;
     /// Blocking (database, hashing): called off the async executor.
     fn submit(
         &self,
@@ -87,7 +123,8 @@ pub trait RequiredAction: Send + Sync {
     fn name(&self) -> &'static str;
     /// Whether the member still has to do this (a step that no longer applies is skipped).
     fn applies(&self, ctx: &StepContext<'_>, user: &User) -> Result<bool, FlowError>;
-    fn page(&self, ctx: &StepContext<'_>, user: &User) -> StepView;
+    /// Blocking, like `submit`; may act (the verification step mails its link when shown).
+    fn page(&self, ctx: &StepContext<'_>, user: &User) -> Result<StepView, FlowError>;
     fn submit(
         &self,
         ctx: &StepContext<'_>,

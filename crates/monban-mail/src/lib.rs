@@ -210,7 +210,9 @@ impl Mailer {
         };
         let mut builder = match smtp.security {
             SmtpSecurity::None => SmtpTransport::builder_dangerous(smtp.host.as_str()),
-            SmtpSecurity::Starttls => SmtpTransport::starttls_relay(&smtp.host).map_err(tls_error)?,
+            SmtpSecurity::Starttls => {
+                SmtpTransport::starttls_relay(&smtp.host).map_err(tls_error)?
+            }
             SmtpSecurity::Tls => SmtpTransport::relay(&smtp.host).map_err(tls_error)?,
         }
         .port(smtp.port)
@@ -253,7 +255,11 @@ impl Mailer {
 
     /// For development and demos: mails are written as `<id>.eml` files into `directory`
     /// (created if missing) instead of being sent.
-    pub fn to_directory(directory: &Path, from: &str, themes_dir: &Path) -> Result<Self, MailError> {
+    pub fn to_directory(
+        directory: &Path,
+        from: &str,
+        themes_dir: &Path,
+    ) -> Result<Self, MailError> {
         let default_from: Mailbox = from
             .parse()
             .map_err(|_| MailError::Config("the sender is not a mail address".into()))?;

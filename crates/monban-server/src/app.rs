@@ -7,6 +7,7 @@ use monban_core::config::RealmConfig;
 use monban_core::password_hash::PasswordHasher;
 use monban_core::{Clock, SystemClock};
 use monban_flow::Steps;
+use monban_mail::Mailer;
 use monban_oidc::{KeyRing, Provider};
 use monban_store::Store;
 use monban_ui::Ui;
@@ -22,6 +23,8 @@ pub struct AppState {
     /// The login steps, by name.
     pub steps: Steps,
     pub ui: Ui,
+    /// `None` without `[smtp]` (or `mail_drop_dir`) in monban.toml.
+    pub mailer: Option<Mailer>,
     pub realms: BTreeMap<String, RealmConfig>,
     pub clock: Arc<dyn Clock>,
     /// Cookies get `Secure` when Monban is reached over https.
@@ -69,8 +72,10 @@ pub fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         }
     }
     let hasher = PasswordHasher::new(&settings.server.password_hashing)?;
+    let mailer = build_mailer(settings)?;
     let steps = Steps::builtin();
-    check_flows(settings, &steps)?;
+    check_flows(settings, &steps, mailer.is_some())?;
+    publish_initial_terms(settings, &store, clock.now())?;
     Ok(AppState {
         provider: Provider {
             store: store.clone(),
@@ -83,14 +88,60 @@ pub fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         hasher,
         steps,
         ui,
+        mailer,
         realms: settings.realms.clone(),
         clock,
         secure_cookies: settings.server.is_https(),
     })
 }
 
-/// Every step a realm names must exist.
-fn check_flows(settings: &Settings, steps: &Steps) -> anyhow::Result<()> {
+/// The mailer `monban.toml` asks for, if any.
+fn build_mailer(settings: &Settings) -> anyhow::Result<Option<Mailer>> {
+    let themes = &settings.server.themes_dir;
+    let mailer = if let Some(smtp) = &settings.server.smtp {
+        Some(Mailer::new(smtp, themes)?)
+    } else if let Some(directory) = &settings.server.mail_drop_dir {
+        tracing::warn!(
+            directory = %directory.display(),
+            "mails are written to files, not sent (mail_drop_dir): for demos and development only"
+        );
+        Some(Mailer::to_directory(directory, "monban@localhost", themes)?)
+    } else {
+        None
+    };
+    Ok(mailer)
+}
+
+/// A realm with `[terms]` and nothing published yet publishes its file as version 1. Later
+/// versions come from `monban terms publish`; a file that differs from the version in force
+/// is pointed out, not published behind the admin's back.
+fn publish_initial_terms(settings: &Settings, store: &Store, now: i64) -> anyhow::Result<()> {
+    for realm in settings.realms.values() {
+        let Some(terms) = &realm.terms else {
+            continue;
+        };
+        match store.current_terms(&realm.name)? {
+            None => {
+                let published = store.publish_terms(&realm.name, &terms.text, now)?;
+                tracing::info!(realm = %realm.name, version = published.version, "terms of use published");
+            }
+            Some(current) if current.body != terms.text => tracing::warn!(
+                realm = %realm.name,
+                version = current.version,
+                file = %terms.file,
+                "the terms file differs from the version in force; publish it with `monban terms publish`"
+            ),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Steps that send mail cannot run without a way to send it.
+const MAILING_STEPS: [&str; 1] = ["verify-email"];
+
+/// Every step a realm names must exist (and have what it needs).
+fn check_flows(settings: &Settings, steps: &Steps, can_mail: bool) -> anyhow::Result<()> {
     let mut problems = Vec::new();
     for realm in settings.realms.values() {
         let file = settings
@@ -112,6 +163,11 @@ fn check_flows(settings: &Settings, steps: &Steps) -> anyhow::Result<()> {
                     "{}: flows.first_login[{index}]: no required action \"{name}\" (known: {})",
                     file.display(),
                     steps.action_names().join(", ")
+                ));
+            } else if MAILING_STEPS.contains(&name.as_str()) && !can_mail {
+                problems.push(format!(
+                    "{}: flows.first_login[{index}]: \"{name}\" sends mail, but monban.toml has no [smtp] section",
+                    file.display()
                 ));
             }
         }

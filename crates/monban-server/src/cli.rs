@@ -44,6 +44,20 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the terms of use.
+    #[command(subcommand)]
+    Terms(TermsCommand),
+}
+
+#[derive(Subcommand)]
+pub enum TermsCommand {
+    /// Publish FILE (UTF-8 text) as the realm's new terms of use. Every member accepts it at
+    /// their next login, after authenticating; every instance shows it at once.
+    Publish {
+        #[arg(long)]
+        realm: String,
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -73,6 +87,15 @@ pub enum UserCommand {
         realm: String,
         #[arg(long)]
         user_id: String,
+    },
+    /// Make a member do a required action (e.g. update-password) at their next login.
+    RequireAction {
+        #[arg(long)]
+        realm: String,
+        #[arg(long)]
+        user_id: String,
+        /// The action's name, as in `[flows] first_login`.
+        action: String,
     },
 }
 
@@ -134,6 +157,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(settings),
         Command::User(command) => user(settings, command),
         Command::Keys(KeysCommand::Rotate { realm }) => rotate_keys(&settings, &realm),
+        Command::Terms(TermsCommand::Publish { realm, file }) => {
+            publish_terms(&settings, &realm, &file)
+        }
     }
 }
 
@@ -320,7 +346,77 @@ fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
             println!("unlocked {} in realm {realm}", user.user_id);
             Ok(())
         }
+        UserCommand::RequireAction {
+            realm,
+            user_id,
+            action,
+        } => {
+            realm_policy(&settings, &realm)?;
+            let steps = monban_flow::Steps::builtin();
+            if steps.action(&action).is_none() {
+                bail!(
+                    "no required action \"{action}\" (known: {})",
+                    steps.action_names().join(", ")
+                );
+            }
+            let store = open_store(&settings)?;
+            let Some(user) = store.find_user_by_user_id(&realm, &user_id)? else {
+                bail!("no member {user_id} in realm {realm}");
+            };
+            store.require_action(&user.id, &action, clock.now())?;
+            store.record_audit_event(
+                &monban_store::AuditEvent {
+                    realm: &realm,
+                    kind: "ADMIN_REQUIRE_ACTION",
+                    user_pk: Some(&user.id),
+                    detail: Some(action.clone()),
+                    ..Default::default()
+                },
+                clock.now(),
+            )?;
+            println!(
+                "{} in realm {realm} must {action} at the next login",
+                user.user_id
+            );
+            Ok(())
+        }
     }
+}
+
+fn publish_terms(settings: &Settings, realm: &str, file: &std::path::Path) -> anyhow::Result<()> {
+    realm_policy(settings, realm)?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    if text.trim().is_empty() {
+        bail!("{} is empty; nothing was published", file.display());
+    }
+    let store = open_store(settings)?;
+    let now = SystemClock.now();
+    if let Some(current) = store.current_terms(realm)? {
+        if current.body == text {
+            println!(
+                "{} is version {} already in force in realm {realm}; nothing was published",
+                file.display(),
+                current.version
+            );
+            return Ok(());
+        }
+    }
+    let published = store.publish_terms(realm, &text, now)?;
+    store.record_audit_event(
+        &monban_store::AuditEvent {
+            realm,
+            kind: "ADMIN_TERMS_PUBLISHED",
+            detail: Some(format!("version={}", published.version)),
+            ..Default::default()
+        },
+        now,
+    )?;
+    println!(
+        "published the terms of use of realm {realm} as version {}; members accept it at their next login",
+        published.version
+    );
+    Ok(())
 }
 
 fn audit_member_created(store: &Store, realm: &str, user_pk: &str, now: i64) -> anyhow::Result<()> {

@@ -4,7 +4,8 @@
 //! validity) does so in the transaction that writes, so two requests cannot both win.
 
 use crate::schema::{
-    email_verifications, terms_acceptances, terms_versions, user_required_actions, users,
+    email_verifications, first_login_progress, terms_acceptances, terms_versions,
+    user_required_actions, users,
 };
 use crate::{Store, StoreError};
 use diesel::prelude::*;
@@ -259,6 +260,40 @@ impl Store {
         Ok(())
     }
 
+    /// First-login steps the member has done so far (the set-up is not complete).
+    pub fn first_login_steps_done(&self, user_pk: &str) -> Result<Vec<String>, StoreError> {
+        Ok(first_login_progress::table
+            .filter(first_login_progress::user_pk.eq(user_pk))
+            .select(first_login_progress::action)
+            .load(&mut self.conn()?)?)
+    }
+
+    pub fn record_first_login_step(
+        &self,
+        user_pk: &str,
+        action: &str,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            let found: i64 = first_login_progress::table
+                .filter(first_login_progress::user_pk.eq(user_pk))
+                .filter(first_login_progress::action.eq(action))
+                .count()
+                .get_result(conn)?;
+            if found == 0 {
+                diesel::insert_into(first_login_progress::table)
+                    .values((
+                        first_login_progress::user_pk.eq(user_pk),
+                        first_login_progress::action.eq(action),
+                        first_login_progress::done_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Stores a new verification link (by the digest of its key) for the member's address.
     pub fn insert_email_verification(
         &self,
@@ -282,8 +317,7 @@ impl Store {
 
     /// Forgets a link whose mail could not be sent.
     pub fn delete_email_verification(&self, token_digest: &str) -> Result<(), StoreError> {
-        diesel::delete(email_verifications::table.find(token_digest))
-            .execute(&mut self.conn()?)?;
+        diesel::delete(email_verifications::table.find(token_digest)).execute(&mut self.conn()?)?;
         Ok(())
     }
 
@@ -324,13 +358,10 @@ impl Store {
             let Some((user_pk, email)) = found else {
                 return Ok(EmailVerification::Invalid);
             };
-            let verified = diesel::update(
-                users::table
-                    .find(&user_pk)
-                    .filter(users::email.eq(&email)),
-            )
-            .set((users::email_verified.eq(true), users::updated_at.eq(now)))
-            .execute(conn)?;
+            let verified =
+                diesel::update(users::table.find(&user_pk).filter(users::email.eq(&email)))
+                    .set((users::email_verified.eq(true), users::updated_at.eq(now)))
+                    .execute(conn)?;
             if verified == 0 {
                 return Ok(EmailVerification::Invalid);
             }

@@ -127,7 +127,11 @@ pub(crate) fn revoke_family(
 impl Store {
     /// Revokes the member's offline refresh tokens (they outlive SSO sessions, so "sign out
     /// everywhere" must reach them separately).
-    pub fn revoke_offline_tokens_of(&self, user_pk: &str, now: UnixSeconds) -> Result<(), StoreError> {
+    pub fn revoke_offline_tokens_of(
+        &self,
+        user_pk: &str,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError> {
         diesel::update(
             refresh_tokens::table
                 .filter(refresh_tokens::user_pk.eq(user_pk))

@@ -45,6 +45,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    first_login_progress (user_pk, action) {
+        user_pk -> Text,
+        action -> Text,
+        done_at -> BigInt,
+    }
+}
+
+diesel::table! {
     email_verifications (token_digest) {
         token_digest -> Text,
         user_pk -> Text,
@@ -242,4 +250,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     terms_acceptances,
     user_required_actions,
     email_verifications,
+    first_login_progress,
 );

@@ -140,16 +140,24 @@ impl Store {
 
     /// The member finished the first-login set-up: steps meant only for it no longer apply.
     pub fn complete_first_login(&self, user_pk: &str, now: UnixSeconds) -> Result<(), StoreError> {
-        diesel::update(
-            users::table
-                .find(user_pk)
-                .filter(users::first_login_completed.eq(false)),
-        )
-        .set((
-            users::first_login_completed.eq(true),
-            users::updated_at.eq(now),
-        ))
-        .execute(&mut self.conn()?)?;
-        Ok(())
+        use crate::schema::first_login_progress;
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            diesel::update(
+                users::table
+                    .find(user_pk)
+                    .filter(users::first_login_completed.eq(false)),
+            )
+            .set((
+                users::first_login_completed.eq(true),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+            diesel::delete(
+                first_login_progress::table.filter(first_login_progress::user_pk.eq(user_pk)),
+            )
+            .execute(conn)?;
+            Ok(())
+        })
     }
 }

@@ -20,12 +20,18 @@ pub enum UiError {
 }
 
 /// The pages Monban renders; every theme must have them all.
-pub const REQUIRED_PAGES: [&str; 5] = [
+pub const REQUIRED_PAGES: [&str; 11] = [
     "login",
     "message",
     "form_post",
     "logout_confirm",
     "birthdate",
+    "terms",
+    "update_email",
+    "verify_email",
+    "verify_email_link",
+    "user_id_and_method",
+    "update_password",
 ];
 
 /// One locale's texts, key → text.

@@ -27,6 +27,15 @@ CREATE TABLE user_required_actions (
     PRIMARY KEY (user_pk, action)
 );
 
+-- First-login steps a member has done while the set-up is unfinished, so a closed tab does
+-- not make them start over; cleared when the first login completes.
+CREATE TABLE first_login_progress (
+    user_pk TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    action TEXT NOT NULL,
+    done_at BIGINT NOT NULL,
+    PRIMARY KEY (user_pk, action)
+);
+
 CREATE TABLE email_verifications (
     token_digest TEXT PRIMARY KEY NOT NULL,  -- SHA-256 of the link's key
     user_pk TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,

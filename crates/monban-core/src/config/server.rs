@@ -24,6 +24,9 @@ pub struct ServerConfig {
     #[serde(default)]
     pub password_hashing: Argon2Settings,
     pub smtp: Option<SmtpConfig>,
+    /// For demos and development only: instead of sending mail, write each one as a `.eml`
+    /// file into this directory. Not together with `[smtp]`.
+    pub mail_drop_dir: Option<PathBuf>,
 }
 
 /// Where the key that encrypts secrets at rest (private signing keys, OTP secrets) comes from.
@@ -192,6 +195,12 @@ impl ServerConfig {
         }
         if self.password_hashing.parallelism == 0 {
             sink.report(&hashing.key("parallelism"), "must be at least 1");
+        }
+        if self.smtp.is_some() && self.mail_drop_dir.is_some() {
+            sink.report(
+                &root.key("mail_drop_dir"),
+                "cannot be used together with [smtp]: choose one way for mail to leave",
+            );
         }
         if let Some(smtp) = &self.smtp {
             if smtp.host.trim().is_empty() {

@@ -110,14 +110,24 @@ mod tests {
             "taro@-example.jp",
             "太郎@example.jp",
         ] {
-            assert_eq!(email_violations(bad), vec![EmailViolation::Invalid], "{bad}");
+            assert_eq!(
+                email_violations(bad),
+                vec![EmailViolation::Invalid],
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn empty_and_too_long() {
         assert_eq!(email_violations(""), vec![EmailViolation::Empty]);
-        let long_domain = format!("{}@{}.{}.{}.jp", "a".repeat(60), "b".repeat(62), "c".repeat(62), "d".repeat(62));
+        let long_domain = format!(
+            "{}@{}.{}.{}.jp",
+            "a".repeat(60),
+            "b".repeat(62),
+            "c".repeat(62),
+            "d".repeat(62)
+        );
         assert!(long_domain.len() < 256);
         assert!(email_violations(&long_domain).is_empty());
         let too_long = format!("{}@{}.jp", "a".repeat(64), "b".repeat(188));

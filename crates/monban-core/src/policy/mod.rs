@@ -9,4 +9,4 @@ mod user_id;
 pub use email::{email_violations, normalize_email, EmailViolation, MAX_EMAIL_LENGTH};
 pub use lockout::{LockoutState, LoginAttemptVerdict};
 pub use password::{PasswordPolicy, PasswordViolation};
-pub use user_id::{UserIdPolicy, UserIdViolation};
+pub use user_id::{UserIdPolicy, UserIdViolation, LISTED_FORBIDDEN_CHARACTERS};

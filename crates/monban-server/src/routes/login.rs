@@ -160,6 +160,7 @@ async fn run_engine<T, F>(
     state: &web::Data<AppState>,
     req: &HttpRequest,
     realm: &RealmConfig,
+    session: &AuthSession,
     work: F,
 ) -> Result<T, HttpResponse>
 where
@@ -169,6 +170,7 @@ where
     let worker = state.clone();
     let realm_name = realm.name.clone();
     let ip = params::peer_ip(req);
+    let locale = pages::locale_for(req, realm, &session.request.ui_locales);
     let outcome = web::block(move || {
         let realm = worker.realm(&realm_name).expect("realm exists");
         let engine = Engine {
@@ -178,6 +180,9 @@ where
                 hasher: &worker.hasher,
                 clock: worker.clock.as_ref(),
                 realm,
+                provider: &worker.provider,
+                mailer: worker.mailer.as_ref(),
+                locale,
                 ip: ip.as_deref(),
             },
         };
@@ -195,6 +200,50 @@ where
             log_failure("running the login flow", other);
             Err(pages::server_error())
         }
+    }
+}
+
+/// Where the login goes after the engine moved it: a page, the client, or a refusal.
+async fn follow(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    realm: &RealmConfig,
+    session: AuthSession,
+    progress: Progress,
+    status: StatusCode,
+) -> HttpResponse {
+    match progress {
+        Progress::Show(view) => render_step(state, req, realm, &session, view, status),
+        Progress::Complete(member) => complete_login(state, req, realm, session, member).await,
+        Progress::Denied => deny_login(state, req, realm, session).await,
+    }
+}
+
+/// The current page of the login. A step that stopped applying meanwhile (the address was
+/// verified from another device) is passed over, which may finish the login.
+async fn show_current(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    realm: &RealmConfig,
+    session: AuthSession,
+    error: Option<&'static str>,
+    status: StatusCode,
+) -> HttpResponse {
+    let mut working = session.clone();
+    let moved = run_engine(state, req, realm, &session, move |engine, flows| {
+        let progress = engine.current(flows, &mut working)?;
+        Ok((progress, working))
+    })
+    .await;
+    match moved {
+        Ok((Progress::Show(mut view), session)) => {
+            if let (Some(error), Value::Object(fields)) = (error, &mut view.model) {
+                fields.insert("error".into(), json!(error));
+            }
+            render_step(state, req, realm, &session, view, status)
+        }
+        Ok((progress, session)) => follow(state, req, realm, session, progress, status).await,
+        Err(response) => response,
     }
 }
 
@@ -233,20 +282,7 @@ pub async fn show(
         Ok(None) => return gone(&state, &req, realm, address.client_id.as_deref()).await,
         Err(response) => return response,
     };
-    let current = session.clone();
-    match run_engine(&state, &req, realm, move |engine, _| {
-        engine.current(&current)
-    })
-    .await
-    {
-        Ok(Progress::Show(view)) => {
-            render_step(&state, &req, realm, &session, view, StatusCode::OK)
-        }
-        Ok(Progress::Complete(_) | Progress::Denied) => {
-            expired(&state, &req, realm, Some(&session.request.client_id))
-        }
-        Err(response) => response,
-    }
+    show_current(&state, &req, realm, session, None, StatusCode::OK).await
 }
 
 pub async fn submit(
@@ -269,36 +305,27 @@ pub async fn submit(
         .is_some_and(|t| bool::from(t.as_bytes().ct_eq(session.csrf_token.as_bytes())));
     if !csrf_ok {
         // Nothing submitted is looked at: the current page again, with the warning.
-        let current = session.clone();
-        return match run_engine(&state, &req, realm, move |engine, _| {
-            engine.current(&current)
-        })
-        .await
-        {
-            Ok(Progress::Show(mut view)) => {
-                if let Value::Object(fields) = &mut view.model {
-                    fields.insert("error".into(), json!("error_csrf"));
-                }
-                render_step(&state, &req, realm, &session, view, StatusCode::FORBIDDEN)
-            }
-            Ok(_) => expired(&state, &req, realm, Some(&session.request.client_id)),
-            Err(response) => response,
-        };
+        return show_current(
+            &state,
+            &req,
+            realm,
+            session,
+            Some("error_csrf"),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
     }
     let mut working = session.clone();
-    let progress = run_engine(&state, &req, realm, move |engine, flows| {
+    let progress = run_engine(&state, &req, realm, &session, move |engine, flows| {
         let progress = engine.submit(flows, &mut working, &Form(&form))?;
         Ok((progress, working))
     })
     .await;
-    let (progress, session) = match progress {
-        Ok(done) => done,
-        Err(response) => return response,
-    };
     match progress {
-        Progress::Show(view) => render_step(&state, &req, realm, &session, view, StatusCode::OK),
-        Progress::Complete(member) => complete_login(&state, &req, realm, session, member).await,
-        Progress::Denied => deny_login(&state, &req, realm, session).await,
+        Ok((progress, session)) => {
+            follow(&state, &req, realm, session, progress, StatusCode::OK).await
+        }
+        Err(response) => response,
     }
 }
 

@@ -1,6 +1,7 @@
 //! URL layout, on Keycloak's paths so a portal configured for Keycloak only changes the host.
 
 mod client_api;
+mod email_link;
 mod login;
 mod logout;
 mod oidc;
@@ -61,6 +62,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/login-actions/authenticate", web::get().to(login::show))
                 .route("/login-actions/authenticate", web::post().to(login::submit))
+                .route(
+                    monban_flow::VERIFY_EMAIL_PATH,
+                    web::get().to(email_link::show),
+                )
+                .route(
+                    monban_flow::VERIFY_EMAIL_PATH,
+                    web::post().to(email_link::confirm),
+                )
                 .route(
                     "/login-actions/forgot-password",
                     web::get().to(login::recovery),
