@@ -11,6 +11,8 @@ use monban_flow::{
     StepView, Steps,
 };
 use monban_oidc::authorize::parse_authorization_request;
+use monban_oidc::{KeyRing, Provider};
+use monban_store::sealed::SecretBox;
 use monban_store::{NewUser, Store, User};
 use std::sync::Arc;
 
@@ -27,11 +29,11 @@ impl RequiredAction for SayYes {
         Ok(user.display_name.starts_with("new"))
     }
 
-    fn page(&self, _ctx: &StepContext<'_>, user: &User) -> StepView {
-        StepView {
+    fn page(&self, _ctx: &StepContext<'_>, user: &User) -> Result<StepView, FlowError> {
+        Ok(StepView {
             template: "say-yes",
             model: serde_json::json!({ "who": user.user_id }),
-        }
+        })
     }
 
     fn submit(
@@ -89,7 +91,15 @@ fn a_registered_required_action_runs_after_the_password() {
     })
     .unwrap();
     let realm = realm();
-    let clock = ManualClock::new(1_800_000_000);
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let sealer = SecretBox::from_base64(&SecretBox::generate_key_base64().unwrap()).unwrap();
+    let provider = Provider {
+        store: store.clone(),
+        keys: KeyRing::new(store.clone(), Arc::new(sealer), clock.clone()),
+        clock: clock.clone(),
+        public_url: "https://monban.example".into(),
+        remote_keys: Default::default(),
+    };
     let member = |user_id: &str, name: &str| NewUser {
         user_id: user_id.into(),
         display_name: name.into(),
@@ -116,8 +126,11 @@ fn a_registered_required_action_runs_after_the_password() {
         ctx: StepContext {
             store: &store,
             hasher: &hasher,
-            clock: &clock,
+            clock: clock.as_ref(),
             realm: &realm,
+            provider: &provider,
+            mailer: None,
+            locale: "ja",
             ip: None,
         },
     };
@@ -163,7 +176,10 @@ fn a_registered_required_action_runs_after_the_password() {
         .load("test", &session.id, "browser-key", clock.now())
         .unwrap()
         .unwrap();
-    assert_eq!(engine.current(&reloaded).unwrap(), Progress::Show(view));
+    assert_eq!(
+        engine.current(&flows, &mut reloaded).unwrap(),
+        Progress::Show(view)
+    );
     // A wrong answer shows the page again with the step's error; "yes" completes.
     let retry = engine
         .submit(&flows, &mut reloaded, &Form(&pairs(&[("answer", "maybe")])))

@@ -127,6 +127,7 @@ pub struct TestServer {
     pub store: Store,
     pub clock: Arc<ManualClock>,
     pub config_dir: PathBuf,
+    handle: actix_web::dev::ServerHandle,
     _config: Option<tempfile::TempDir>,
 }
 
@@ -141,6 +142,34 @@ impl TestServer {
         let config = tempfile::tempdir().unwrap();
         write_config(config.path(), realm);
         Self::start_in(config, &database.url).await
+    }
+
+    /// A server whose `monban.toml` ends with `server_extra` (tables, e.g. `[smtp]`) and
+    /// whose configuration directory holds `files` (path relative to it, text) too.
+    pub async fn start_configured(
+        database: &TestDatabase,
+        realm: &str,
+        server_extra: &str,
+        files: &[(&str, &str)],
+    ) -> TestServer {
+        let config = tempfile::tempdir().unwrap();
+        write_config(config.path(), realm);
+        let monban_toml = config.path().join("monban.toml");
+        let text = std::fs::read_to_string(&monban_toml).unwrap();
+        // After the last table: `server_extra` brings tables of its own.
+        std::fs::write(&monban_toml, format!("{text}\n{server_extra}\n")).unwrap();
+        for (path, content) in files {
+            let path = config.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+        Self::start_in(config, &database.url).await
+    }
+
+    /// Stops this instance (as a restart or a crash would); its configuration stays for
+    /// [`TestServer::start_beside`].
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
     }
 
     /// A second instance with the first one's configuration (and so its encryption key),
@@ -177,6 +206,7 @@ impl TestServer {
         settings.server.listen = format!("127.0.0.1:{port}");
         settings.server.public_url = format!("http://127.0.0.1:{port}");
         let running = start_with_clock(&settings, clock.clone()).unwrap();
+        let handle = running.server.handle();
         actix_web::rt::spawn(running.server);
         let store = Store::open(database_url, 2).unwrap();
         TestServer {
@@ -184,6 +214,7 @@ impl TestServer {
             store,
             clock,
             config_dir,
+            handle,
             _config: config,
         }
     }
