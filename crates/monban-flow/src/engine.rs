@@ -103,10 +103,15 @@ impl Engine<'_> {
             }
             AuthSessionState::RequiredActions { member, remaining } => {
                 let user = self.user(&member)?;
-                let owed = self.obligations(&user)?;
+                let required = self.ctx.store.required_actions_of(&user.id)?;
                 let mut still = Vec::with_capacity(remaining.len());
                 for name in &remaining {
-                    if !still.is_empty() || self.is_pending(name, &user, &owed)? {
+                    // Only whether it still applies: the list was settled when it was made
+                    // (a step may be there again on purpose, after a detour).
+                    if !still.is_empty()
+                        || required.contains(name)
+                        || self.action(name)?.applies(&self.ctx, &user)?
+                    {
                         still.push(name.clone());
                     }
                 }
