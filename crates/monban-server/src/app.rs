@@ -74,7 +74,7 @@ pub fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
     let hasher = PasswordHasher::new(&settings.server.password_hashing)?;
     let mailer = build_mailer(settings)?;
     let steps = Steps::builtin();
-    check_flows(settings, &steps, mailer.is_some())?;
+    check_flows(settings, &steps)?;
     publish_initial_terms(settings, &store, clock.now())?;
     Ok(AppState {
         provider: Provider {
@@ -140,8 +140,10 @@ fn publish_initial_terms(settings: &Settings, store: &Store, now: i64) -> anyhow
 /// Steps that send mail cannot run without a way to send it.
 const MAILING_STEPS: [&str; 1] = ["verify-email"];
 
-/// Every step a realm names must exist (and have what it needs).
-fn check_flows(settings: &Settings, steps: &Steps, can_mail: bool) -> anyhow::Result<()> {
+/// Every step a realm names must exist (and have what it needs). `monban check-config` runs
+/// this too.
+pub fn check_flows(settings: &Settings, steps: &Steps) -> anyhow::Result<()> {
+    let can_mail = settings.server.smtp.is_some() || settings.server.mail_drop_dir.is_some();
     let mut problems = Vec::new();
     for realm in settings.realms.values() {
         let file = settings

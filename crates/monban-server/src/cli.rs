@@ -133,6 +133,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             settings
                 .encryption_key()
                 .map_err(|report| anyhow::anyhow!("{report}"))?;
+            if let Err(problems) =
+                crate::app::check_flows(&settings, &monban_flow::Steps::builtin())
+            {
+                eprintln!("{problems}");
+                bail!(
+                    "the configuration in {} is invalid",
+                    cli.config_dir.display()
+                );
+            }
             println!(
                 "configuration OK: {} realm(s): {}",
                 settings.realms.len(),

@@ -216,3 +216,180 @@ fn user_add_and_unlock() {
     let (ok, _, _) = monban(dir.path(), &["migrate"]);
     assert!(ok);
 }
+
+fn store_of(dir: &std::path::Path) -> monban_store::Store {
+    monban_store::Store::open(&format!("sqlite://{}", dir.join("monban.db").display()), 1).unwrap()
+}
+
+#[test]
+fn terms_publish_makes_new_versions() {
+    let realm = realm_toml(REDIRECT)
+        + "\n[flows]\nfirst_login = [\"terms\"]\n[terms]\nfile = \"terms.txt\"\n";
+    let dir = config_with_database(&realm);
+    std::fs::write(dir.path().join("terms.txt"), "第1版").unwrap();
+    let second = dir.path().join("terms-v2.txt");
+    std::fs::write(&second, "第2版の利用規約").unwrap();
+    let second = second.display().to_string();
+
+    let (ok, stdout, stderr) = monban(
+        dir.path(),
+        &["terms", "publish", "--realm", "test", &second],
+    );
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("as version 1"), "{stdout}");
+    // The same text again changes nothing.
+    let (ok, stdout, _) = monban(
+        dir.path(),
+        &["terms", "publish", "--realm", "test", &second],
+    );
+    assert!(ok);
+    assert!(stdout.contains("nothing was published"), "{stdout}");
+    std::fs::write(dir.path().join("terms-v3.txt"), "第3版").unwrap();
+    let third = dir.path().join("terms-v3.txt").display().to_string();
+    let (ok, stdout, _) = monban(dir.path(), &["terms", "publish", "--realm", "test", &third]);
+    assert!(ok);
+    assert!(stdout.contains("as version 2"), "{stdout}");
+    let current = store_of(dir.path()).current_terms("test").unwrap().unwrap();
+    assert_eq!((current.version, current.body.as_str()), (2, "第3版"));
+
+    // Refused: an empty file, an unknown realm.
+    std::fs::write(dir.path().join("empty.txt"), " \n").unwrap();
+    let empty = dir.path().join("empty.txt").display().to_string();
+    let (ok, _, stderr) = monban(dir.path(), &["terms", "publish", "--realm", "test", &empty]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("is empty; nothing was published"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = monban(
+        dir.path(),
+        &["terms", "publish", "--realm", "nowhere", &third],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("no realm named nowhere"), "{stderr}");
+}
+
+#[test]
+fn user_require_action() {
+    let dir = config_with_database(&realm_toml(REDIRECT));
+    let (ok, _, stderr) = monban(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--realm",
+            "test",
+            "--user-id",
+            "member0009",
+            "--display-name",
+            "x",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = monban(
+        dir.path(),
+        &[
+            "user",
+            "require-action",
+            "--realm",
+            "test",
+            "--user-id",
+            "MEMBER0009",
+            "update-password",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("member0009 in realm test must update-password"),
+        "{stdout}"
+    );
+    let store = store_of(dir.path());
+    let member = store
+        .find_user_by_user_id("test", "member0009")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.required_actions_of(&member.id).unwrap(),
+        vec!["update-password"]
+    );
+
+    let (ok, _, stderr) = monban(
+        dir.path(),
+        &[
+            "user",
+            "require-action",
+            "--realm",
+            "test",
+            "--user-id",
+            "member0009",
+            "fly",
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("no required action \"fly\"") && stderr.contains("update-email"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = monban(
+        dir.path(),
+        &[
+            "user",
+            "require-action",
+            "--realm",
+            "test",
+            "--user-id",
+            "nobody01",
+            "terms",
+        ],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("no member nobody01"), "{stderr}");
+}
+
+#[test]
+fn check_config_refuses_steps_without_what_they_need() {
+    let file = |dir: &tempfile::TempDir| dir.path().join("realms/test.toml").display().to_string();
+
+    // Verification mails need mail settings.
+    let realm =
+        realm_toml(REDIRECT) + "\n[flows]\nfirst_login = [\"update-email\", \"verify-email\"]\n";
+    let dir = config_with_database(&realm);
+    let (ok, _, stderr) = monban(dir.path(), &["check-config"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!(
+            "{}: flows.first_login[1]: \"verify-email\" sends mail",
+            file(&dir)
+        )),
+        "{stderr}"
+    );
+
+    // The terms step needs terms, and the terms file must be there.
+    let realm = realm_toml(REDIRECT) + "\n[flows]\nfirst_login = [\"terms\"]\n";
+    let dir = config_with_database(&realm);
+    let (ok, _, stderr) = monban(dir.path(), &["check-config"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("flows.first_login: the \"terms\" step needs a [terms] section"),
+        "{stderr}"
+    );
+    let realm = realm + "[terms]\nfile = \"missing.txt\"\n";
+    let dir = config_with_database(&realm);
+    let (ok, _, stderr) = monban(dir.path(), &["check-config"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!("{}: terms.file: cannot read", file(&dir))),
+        "{stderr}"
+    );
+
+    // Unknown step names are named with the ones that exist.
+    let realm = realm_toml(REDIRECT) + "\n[flows]\nfirst_login = [\"birthdate\", \"selfie\"]\n";
+    let dir = config_with_database(&realm);
+    let (ok, _, stderr) = monban(dir.path(), &["check-config"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("flows.first_login[1]: no required action \"selfie\"")
+            && stderr.contains("user-id-and-method"),
+        "{stderr}"
+    );
+}
