@@ -69,6 +69,17 @@ const NAMES: &[&str] = &[
     "session_code",
     "session",
     "kc_locale",
+    "key",
+    "email",
+    "user_id",
+    "method",
+    "password-new",
+    "password-confirm",
+    "logout-sessions",
+    "decision",
+    "terms_version",
+    "action",
+    "birthdate",
     "x",
     "",
 ];
@@ -117,6 +128,8 @@ async fn no_endpoint_answers_bad_input_with_a_server_error() {
         ("POST", "/protocol/openid-connect/logout/logout-confirm"),
         ("GET", "/login-actions/authenticate"),
         ("POST", "/login-actions/authenticate"),
+        ("GET", "/login-actions/verify-email"),
+        ("POST", "/login-actions/verify-email"),
     ];
     let authorizations = [
         "",
