@@ -238,3 +238,29 @@ fn a_broken_theme_is_refused_at_start_with_every_problem() {
     let error = Mailer::new(&smtp(), &syntax.0).unwrap_err();
     assert!(matches!(error, MailError::Config(_)), "{error:?}");
 }
+
+#[test]
+fn a_mail_drop_directory_receives_each_mail_as_a_file() {
+    let dir = TempDir::new("drop");
+    let drop = dir.0.join("mail");
+    let mailer = Mailer::to_directory(&drop, "monban@localhost", &themes_dir()).expect("mailer");
+    let message = monban_mail::MailMessage {
+        theme: "default".into(),
+        locale: "ja".into(),
+        kind: MailKind::VerifyEmail,
+        from: Some("デモ健保 <no-reply@demo.example>".into()),
+        to: "taro@demo.example".into(),
+        context: full_context(),
+    };
+    mailer.send(&message).expect("written");
+    let files: Vec<_> = std::fs::read_dir(&drop)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(text.contains("To: taro@demo.example"), "{text}");
+    assert!(text.contains("multipart/alternative"), "{text}");
+}
