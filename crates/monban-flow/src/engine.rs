@@ -11,7 +11,9 @@
 //! Admin-set actions the realm's list does not name run after the listed ones.
 
 use crate::session::{AuthSession, AuthSessionState, FlowStore};
-use crate::step::{Form, Member, RequiredAction, StepContext, StepOutcome, StepView};
+use crate::step::{
+    Authenticator, Form, Member, RequiredAction, StepContext, StepOutcome, StepView,
+};
 use crate::{FlowError, Steps};
 use monban_store::User;
 use std::sync::Arc;
@@ -90,12 +92,14 @@ impl Engine<'_> {
     ) -> Result<Progress, FlowError> {
         match session.state.clone() {
             AuthSessionState::Authenticating { step, member } => {
-                let name = &self.browser_flow()[step];
-                let step = self
-                    .steps
-                    .authenticator(name)
-                    .ok_or_else(|| FlowError::Corrupt(format!("no step named {name}")))?;
-                Ok(Progress::Show(step.page(
+                let authenticator = self.authenticator(step)?;
+                if !authenticator.applies(&self.ctx, member.as_ref())? {
+                    let member = member.ok_or_else(|| {
+                        FlowError::Corrupt("the first step must apply to everyone".into())
+                    })?;
+                    return self.after_authenticator(flows, session, step, member);
+                }
+                Ok(Progress::Show(authenticator.page(
                     &self.ctx,
                     member.as_ref(),
                     session.request.login_hint.as_deref(),
@@ -135,10 +139,7 @@ impl Engine<'_> {
         match session.state.clone() {
             AuthSessionState::Authenticating { step, member } => {
                 let name = &self.browser_flow()[step];
-                let authenticator = self
-                    .steps
-                    .authenticator(name)
-                    .ok_or_else(|| FlowError::Corrupt(format!("no step named {name}")))?;
+                let authenticator = self.authenticator(step)?;
                 let member = match authenticator.submit(&self.ctx, member.as_ref(), form)? {
                     StepOutcome::Retry(view) => return Ok(Progress::Show(view)),
                     StepOutcome::Denied => return Ok(Progress::Denied),
@@ -158,18 +159,7 @@ impl Engine<'_> {
                         )))
                     }
                 };
-                if step + 1 < self.browser_flow().len() {
-                    flows.save_state(
-                        session,
-                        AuthSessionState::Authenticating {
-                            step: step + 1,
-                            member: Some(member),
-                        },
-                    )?;
-                    return self.current(flows, session);
-                }
-                let remaining = self.pending_actions(&member)?;
-                self.continue_with(flows, session, member, remaining)
+                self.after_authenticator(flows, session, step, member)
             }
             AuthSessionState::RequiredActions { member, remaining } => {
                 let user = self.user(&member)?;
@@ -210,6 +200,41 @@ impl Engine<'_> {
                 }
             }
         }
+    }
+
+    fn authenticator(&self, step: usize) -> Result<&Arc<dyn Authenticator>, FlowError> {
+        let name = &self.browser_flow()[step];
+        self.steps
+            .authenticator(name)
+            .ok_or_else(|| FlowError::Corrupt(format!("no step named {name}")))
+    }
+
+    /// Authenticator `step` is done (or passed over): on to the next one that applies, or to
+    /// the required actions.
+    fn after_authenticator(
+        &self,
+        flows: &FlowStore<'_>,
+        session: &mut AuthSession,
+        step: usize,
+        member: Member,
+    ) -> Result<Progress, FlowError> {
+        for next in step + 1..self.browser_flow().len() {
+            if self
+                .authenticator(next)?
+                .applies(&self.ctx, Some(&member))?
+            {
+                flows.save_state(
+                    session,
+                    AuthSessionState::Authenticating {
+                        step: next,
+                        member: Some(member),
+                    },
+                )?;
+                return self.current(flows, session);
+            }
+        }
+        let remaining = self.pending_actions(&member)?;
+        self.continue_with(flows, session, member, remaining)
     }
 
     /// The member's pending required actions: the realm's, in its order, then any other an

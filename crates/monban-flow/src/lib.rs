@@ -4,6 +4,7 @@
 
 mod birthdate;
 mod engine;
+mod otp_mail;
 mod password;
 mod registry;
 mod session;
@@ -17,6 +18,7 @@ mod verify_email;
 
 pub use birthdate::BirthdateAction;
 pub use engine::{Engine, Progress};
+pub use otp_mail::OtpMailAuthenticator;
 pub use password::{PasswordAuthenticator, PasswordStep, PasswordVerdict};
 pub use registry::Steps;
 pub use session::{AuthSession, AuthSessionState, FlowStore};

@@ -2,6 +2,7 @@
 //! outside, with `register_*`); the engine never changes.
 
 use crate::birthdate::BirthdateAction;
+use crate::otp_mail::OtpMailAuthenticator;
 use crate::password::PasswordAuthenticator;
 use crate::step::{Authenticator, RequiredAction};
 use crate::terms::TermsAction;
@@ -23,6 +24,7 @@ impl Steps {
     pub fn builtin() -> Steps {
         let mut steps = Steps::default();
         steps.register_authenticator(Arc::new(PasswordAuthenticator));
+        steps.register_authenticator(Arc::new(OtpMailAuthenticator));
         steps.register_action(Arc::new(BirthdateAction));
         steps.register_action(Arc::new(TermsAction));
         steps.register_action(Arc::new(UpdateEmailAction));

@@ -103,6 +103,11 @@ pub enum StepOutcome {
 
 pub trait Authenticator: Send + Sync {
     fn name(&self) -> &'static str;
+    /// Whether this step asks anything of `member` (who earlier steps identified); one that
+    /// does not is passed over. E.g. a second factor the member has not chosen.
+    fn applies(&self, _ctx: &StepContext<'_>, _member: Option<&Member>) -> Result<bool, FlowError> {
+        Ok(true)
+    }
     /// The page to show; `member` is who earlier steps identified, if anyone.
     fn page(
         &self,

@@ -73,6 +73,20 @@ pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> 
         .filter(|v| !v.is_empty())
 }
 
+/// A fresh random numeric code of `digits` digits (at most 18), e.g. a one-time password sent
+/// by mail. Drawn from 64 random bits, so the bias of the modulo is negligible (about 10^-13
+/// for six digits).
+pub fn random_digits(digits: u32) -> String {
+    use ring::rand::SecureRandom;
+    assert!((1..=18).contains(&digits));
+    let mut bytes = [0u8; 8];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the OS random generator failed");
+    let value = u64::from_le_bytes(bytes) % 10u64.pow(digits);
+    format!("{value:0width$}", width = digits as usize)
+}
+
 /// A fresh random secret for cookies, codes and ids: 32 bytes, base64url.
 pub fn random_token() -> String {
     use base64::Engine;

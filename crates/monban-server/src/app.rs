@@ -138,7 +138,7 @@ fn publish_initial_terms(settings: &Settings, store: &Store, now: i64) -> anyhow
 }
 
 /// Steps that send mail cannot run without a way to send it.
-const MAILING_STEPS: [&str; 1] = ["verify-email"];
+const MAILING_STEPS: [&str; 2] = ["verify-email", "otp-mail"];
 
 /// Every step a realm names must exist (and have what it needs). `monban check-config` runs
 /// this too.
@@ -156,6 +156,11 @@ pub fn check_flows(settings: &Settings, steps: &Steps) -> anyhow::Result<()> {
                     "{}: flows.browser[{index}]: no authenticator \"{name}\" (known: {})",
                     file.display(),
                     steps.authenticator_names().join(", ")
+                ));
+            } else if MAILING_STEPS.contains(&name.as_str()) && !can_mail {
+                problems.push(format!(
+                    "{}: flows.browser[{index}]: \"{name}\" sends mail, but monban.toml has no [smtp] section",
+                    file.display()
                 ));
             }
         }

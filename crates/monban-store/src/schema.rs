@@ -53,6 +53,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    otp_mail_codes (user_pk) {
+        user_pk -> Text,
+        code_digest -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        attempts -> Integer,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     email_verifications (token_digest) {
         token_digest -> Text,
         user_pk -> Text,
@@ -251,4 +262,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_required_actions,
     email_verifications,
     first_login_progress,
+    otp_mail_codes,
 );

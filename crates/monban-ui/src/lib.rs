@@ -20,7 +20,7 @@ pub enum UiError {
 }
 
 /// The pages Monban renders; every theme must have them all.
-pub const REQUIRED_PAGES: [&str; 11] = [
+pub const REQUIRED_PAGES: [&str; 12] = [
     "login",
     "message",
     "form_post",
@@ -32,6 +32,7 @@ pub const REQUIRED_PAGES: [&str; 11] = [
     "verify_email_link",
     "user_id_and_method",
     "update_password",
+    "otp_mail",
 ];
 
 /// One locale's texts, key → text.

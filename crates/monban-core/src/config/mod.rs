@@ -8,9 +8,9 @@ mod server;
 
 pub use locate::FieldPath;
 pub use realm::{
-    parse_realms, ClientAuthentication, ClientConfig, Flows, LockoutPolicy, RealmConfig, RealmMail,
-    SecondFactorMethod, SecondFactors, SigningAlgorithm, TermsConfig, TokenLifetimes,
-    SUPPORTED_LOCALES,
+    parse_realms, ClientAuthentication, ClientConfig, Flows, LockoutPolicy, OtpMailPolicy,
+    RealmConfig, RealmMail, SecondFactorMethod, SecondFactors, SigningAlgorithm, TermsConfig,
+    TokenLifetimes, SUPPORTED_LOCALES,
 };
 pub use server::{
     Argon2Settings, EncryptionKeySource, ServerConfig, ServerOverrides, SmtpConfig, SmtpSecurity,

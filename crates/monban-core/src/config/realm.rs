@@ -38,6 +38,8 @@ pub struct RealmConfig {
     #[serde(default)]
     pub second_factors: SecondFactors,
     #[serde(default)]
+    pub otp_mail: OtpMailPolicy,
+    #[serde(default)]
     pub clients: Vec<ClientConfig>,
 }
 
@@ -136,6 +138,28 @@ impl Default for SecondFactors {
     fn default() -> Self {
         Self {
             offered: SecondFactorMethod::ALL.to_vec(),
+        }
+    }
+}
+
+/// `[otp_mail]`: one-time codes sent by mail (SPEC §4.3).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtpMailPolicy {
+    /// How long a code stays valid.
+    pub code_seconds: i64,
+    /// Wrong tries a code survives; then the member asks for a new one.
+    pub max_attempts: i32,
+    /// "再送信" sends a new code at most this often.
+    pub resend_seconds: i64,
+}
+
+impl Default for OtpMailPolicy {
+    fn default() -> Self {
+        Self {
+            code_seconds: 300,
+            max_attempts: 5,
+            resend_seconds: 30,
         }
     }
 }
@@ -432,6 +456,19 @@ impl RealmConfig {
             if !from.contains('@') {
                 sink.report(&root.key("mail").key("from"), "must be a mail address");
             }
+        }
+        let otp_mail = root.key("otp_mail");
+        if !(30..=3600).contains(&self.otp_mail.code_seconds) {
+            sink.report(&otp_mail.key("code_seconds"), "must be between 30 and 3600");
+        }
+        if !(1..=20).contains(&self.otp_mail.max_attempts) {
+            sink.report(&otp_mail.key("max_attempts"), "must be between 1 and 20");
+        }
+        if !(0..=self.otp_mail.code_seconds).contains(&self.otp_mail.resend_seconds) {
+            sink.report(
+                &otp_mail.key("resend_seconds"),
+                "must be between 0 and code_seconds",
+            );
         }
         let mut offered = HashSet::new();
         for (index, method) in self.second_factors.offered.iter().enumerate() {

@@ -353,7 +353,12 @@ async fn complete_login(
             realm,
             &NewSsoSession {
                 user_pk: &member.user_pk,
-                acr: "1",
+                // Level 2 once a second factor was proven (Keycloak's default LoA mapping).
+                acr: if member.amr.iter().any(|m| m == "mfa") {
+                    "2"
+                } else {
+                    "1"
+                },
                 amr: &member.amr,
                 remember_me: member.remember_me,
             },

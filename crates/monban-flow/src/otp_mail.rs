@@ -1,0 +1,210 @@
+//! `otp-mail` (SPEC §4.3): the second factor of members who chose "ワンタイムパスワード (OTP)
+//! メール認証". Arriving at the page mails a 6-digit code (valid `[otp_mail] code_seconds`,
+//! single-use, `max_attempts` wrong tries); "再送信" sends a new one (at most every
+//! `resend_seconds`), which ends the previous. Wrong codes count toward the account lockout,
+//! like wrong passwords.
+
+use crate::step::{Authenticator, Form, Member, StepContext, StepOutcome, StepView};
+use crate::FlowError;
+use monban_core::config::SecondFactorMethod;
+use monban_core::policy::LoginAttemptVerdict;
+use monban_mail::{MailKind, MailMessage};
+use monban_oidc::random_digits;
+use monban_store::sealed::digest;
+use monban_store::{AuditEvent, OtpMailCheck, User};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+pub struct OtpMailAuthenticator;
+
+const CODE_DIGITS: u32 = 6;
+
+fn view(sent: bool, message: Option<&'static str>) -> StepView {
+    StepView {
+        template: "otp_mail",
+        model: json!({ "sent": sent, "error": message }),
+    }
+}
+
+/// The digest stored for a code: bound to the member, so equal codes of two members differ.
+fn code_digest(user: &User, code: &str) -> String {
+    digest(&format!("{}:{code}", user.id))
+}
+
+fn member_user(ctx: &StepContext<'_>, member: Option<&Member>) -> Result<User, FlowError> {
+    let member = member.ok_or_else(|| FlowError::Corrupt("otp-mail before the password".into()))?;
+    ctx.store
+        .find_user(&member.user_pk)?
+        .ok_or_else(|| FlowError::Corrupt("the member of this login is gone".into()))
+}
+
+impl OtpMailAuthenticator {
+    /// Mails a new code; on failure no code is left behind and the member's message is returned.
+    fn send_code(
+        &self,
+        ctx: &StepContext<'_>,
+        user: &User,
+    ) -> Result<Option<&'static str>, FlowError> {
+        let (Some(mailer), Some(email)) = (ctx.mailer, user.email.as_deref()) else {
+            return Ok(Some("mail_unavailable"));
+        };
+        let policy = &ctx.realm.otp_mail;
+        let now = ctx.clock.now();
+        let code = random_digits(CODE_DIGITS);
+        ctx.store.replace_otp_mail_code(
+            &user.id,
+            &code_digest(user, &code),
+            now,
+            now + policy.code_seconds,
+        )?;
+        let message = MailMessage {
+            theme: ctx.realm.theme.clone(),
+            locale: ctx.locale.to_string(),
+            kind: MailKind::OtpCode,
+            from: ctx.realm.mail.from.clone(),
+            to: email.to_string(),
+            context: json!({
+                "realm_title": ctx.realm.display_title,
+                "realm_short_name": ctx.realm.short_name(),
+                "code": code,
+                "minutes": (policy.code_seconds + 59) / 60,
+            }),
+        };
+        match mailer.send(&message) {
+            Ok(()) => Ok(None),
+            Err(error) => {
+                ctx.store.delete_otp_mail_code(&user.id)?;
+                Ok(Some(if error.is_retryable() {
+                    "mail_unavailable"
+                } else {
+                    "mail_rejected"
+                }))
+            }
+        }
+    }
+
+    /// The page; a code is mailed first unless a usable one was sent already (a reload must
+    /// not flood the member's inbox).
+    fn show(&self, ctx: &StepContext<'_>, user: &User) -> Result<StepView, FlowError> {
+        let policy = &ctx.realm.otp_mail;
+        let live = ctx
+            .store
+            .live_otp_mail_code(&user.id, policy.max_attempts, ctx.clock.now())?;
+        if live.is_some() {
+            return Ok(view(true, None));
+        }
+        Ok(match self.send_code(ctx, user)? {
+            None => view(true, None),
+            Some(problem) => view(false, Some(problem)),
+        })
+    }
+
+    fn resend(&self, ctx: &StepContext<'_>, user: &User) -> Result<StepView, FlowError> {
+        let policy = &ctx.realm.otp_mail;
+        let now = ctx.clock.now();
+        let live = ctx
+            .store
+            .live_otp_mail_code(&user.id, policy.max_attempts, now)?;
+        if live.is_some_and(|sent| now - sent < policy.resend_seconds) {
+            return Ok(view(true, Some("otp_mail_resend_wait")));
+        }
+        Ok(match self.send_code(ctx, user)? {
+            None => view(true, Some("otp_mail_resent")),
+            Some(problem) => view(false, Some(problem)),
+        })
+    }
+}
+
+impl Authenticator for OtpMailAuthenticator {
+    fn name(&self) -> &'static str {
+        "otp-mail"
+    }
+
+    fn applies(&self, ctx: &StepContext<'_>, member: Option<&Member>) -> Result<bool, FlowError> {
+        if member.is_none() {
+            return Ok(false);
+        }
+        let user = member_user(ctx, member)?;
+        Ok(
+            user.second_factor_method.as_deref() == Some(SecondFactorMethod::OtpMail.as_str())
+                && user.email.is_some(),
+        )
+    }
+
+    fn page(
+        &self,
+        ctx: &StepContext<'_>,
+        member: Option<&Member>,
+        _login_hint: Option<&str>,
+    ) -> Result<StepView, FlowError> {
+        self.show(ctx, &member_user(ctx, member)?)
+    }
+
+    fn submit(
+        &self,
+        ctx: &StepContext<'_>,
+        member: Option<&Member>,
+        form: &Form<'_>,
+    ) -> Result<StepOutcome, FlowError> {
+        let user = member_user(ctx, member)?;
+        if form.get("action") == Some("resend") {
+            return Ok(StepOutcome::Retry(self.resend(ctx, &user)?));
+        }
+        let now = ctx.clock.now();
+        let lockout = &ctx.realm.lockout;
+        if ctx.store.lockout_state(&user.id)?.verdict(lockout, now) == LoginAttemptVerdict::Locked {
+            return Ok(StepOutcome::Retry(view(true, Some("account_locked"))));
+        }
+        let typed: String = form
+            .get("otp")
+            .unwrap_or("")
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .take(16)
+            .collect();
+        if typed.len() != CODE_DIGITS as usize || !typed.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(StepOutcome::Retry(view(true, Some("otp_invalid"))));
+        }
+        let given = code_digest(&user, &typed);
+        let checked = ctx.store.check_otp_mail_code(
+            &user.id,
+            ctx.realm.otp_mail.max_attempts,
+            now,
+            |stored| bool::from(stored.as_bytes().ct_eq(given.as_bytes())),
+        )?;
+        let audit = |kind: &str, detail: Option<String>| {
+            ctx.store.record_audit_event(
+                &AuditEvent {
+                    realm: &ctx.realm.name,
+                    kind,
+                    user_pk: Some(&user.id),
+                    client_id: None,
+                    ip: ctx.ip,
+                    detail,
+                },
+                now,
+            )
+        };
+        if checked == OtpMailCheck::Accepted {
+            ctx.store.clear_login_failures(&user.id)?;
+            return Ok(StepOutcome::Done {
+                amr: vec!["otp".into(), "mfa".into()],
+            });
+        }
+        let after = ctx
+            .store
+            .record_login_failure(&user.id, |state| state.after_failure(lockout, now))?;
+        audit("LOGIN_ERROR", Some("wrong_otp_mail_code".into()))?;
+        if after.verdict(lockout, now) == LoginAttemptVerdict::Locked {
+            audit("USER_LOCKED", Some(format!("failures={}", after.failures)))?;
+            return Ok(StepOutcome::Retry(view(true, Some("account_locked"))));
+        }
+        Ok(StepOutcome::Retry(view(
+            true,
+            Some(match checked {
+                OtpMailCheck::Wrong => "otp_wrong",
+                _ => "otp_mail_expired",
+            }),
+        )))
+    }
+}
