@@ -1,21 +1,24 @@
 // Test harness: a throw-away Monban (with its own config dir and SQLite database), the demo
 // portal registered as its client, and headless Chromium. Used by the *.test.js files.
+// Either the `demo` realm written here, or one of the example realms of config/ (with its
+// terms and members, and an SMTP sink that catches the mails).
 //
 // Binaries come from ${MONBAN_BIN_DIR:-<repo>/target/debug}; build them first with
-//   cargo build -p monban-server -p monban-portal-demo
+//   cargo build -p monban-server -p monban-portal-demo -p monban-smtp-sink
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 import {
   BIN_DIR, Child, REPO, STARTUP_TIMEOUT_MS, binary as builtBinary, childEnv, freePort, membersCsv, toml, waitForHttp,
+  waitForOutput,
 } from '../support/processes.mjs';
 
 export { BIN_DIR, REPO, freePort };
-const binary = (name) => builtBinary(name, 'cargo build -p monban-server -p monban-portal-demo');
+const binary = (name) => builtBinary(name, 'cargo build -p monban-server -p monban-portal-demo -p monban-smtp-sink');
 
 export const SCREENSHOTS = join(REPO, 'artifacts', 'screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -32,8 +35,32 @@ export const MEMBERS = [
   { userId: 'demo0002', password: 'Demo-pass2', displayName: '健保 花子', birthdate: '1982-03-14', email: 'hanako@demo.example' },
 ];
 
-function writeConfig(dir, monbanPort, portalPort, { loginSeconds = 1800 } = {}) {
-  const portal = `http://127.0.0.1:${portalPort}`;
+/**
+ * The example realms of config/realms (SPEC §3's two first-login orders), with the address of
+ * their portal in the file (replaced by the test portal's).
+ */
+export const EXAMPLE_REALMS = {
+  daiwakenpo: { portalUrl: 'http://localhost:8082' },
+  ajinomotokenpo: { portalUrl: 'http://localhost:8083' },
+};
+
+/** The members of config/members/<realm>.csv (a plain CSV: no quoted fields). */
+export function exampleMembers(realm) {
+  const [header, ...rows] = readFileSync(join(REPO, 'config', 'members', `${realm}.csv`), 'utf8').trim().split('\n');
+  assertHeader(header);
+  return rows.map((row) => {
+    const [userId, password, displayName, birthdate, email] = row.split(',');
+    return { userId, password, displayName, birthdate, email };
+  });
+}
+
+function assertHeader(header) {
+  if (header.trim() !== 'user_id,password,display_name,birthdate,email') {
+    throw new Error(`unexpected members CSV header: ${header}`);
+  }
+}
+
+function writeServerConfig(dir, monbanPort, { smtpPort } = {}) {
   writeFileSync(join(dir, 'monban.toml'), `# Written by tests/browser/harness.js
 listen = ${toml(`127.0.0.1:${monbanPort}`)}
 public_url = ${toml(`http://127.0.0.1:${monbanPort}`)}
@@ -49,7 +76,18 @@ create_if_missing = true
 memory_kib = 8192
 iterations = 1
 parallelism = 1
-`);
+${smtpPort === undefined ? '' : `
+[smtp]
+# The monban-smtp-sink started by the harness.
+host = "127.0.0.1"
+port = ${smtpPort}
+security = "none"
+from = "monban@example.test"
+`}`);
+}
+
+function writeDemoRealm(dir, portalPort, { loginSeconds = 1800 } = {}) {
+  const portal = `http://127.0.0.1:${portalPort}`;
   mkdirSync(join(dir, 'realms'));
   writeFileSync(join(dir, 'realms', 'demo.toml'), `# Written by tests/browser/harness.js, after config/realms/demo.toml
 name = "demo"
@@ -99,15 +137,70 @@ id_token_signed_response_alg = "RS256"
 }
 
 /**
+ * Copies config/realms/<realm>.toml with the test portal's address in place of the example's,
+ * and the terms file it names, to the same relative path.
+ */
+function copyExampleRealm(dir, realm, portalUrl) {
+  const example = EXAMPLE_REALMS[realm];
+  if (!example) throw new Error(`${realm} is not one of the example realms: ${Object.keys(EXAMPLE_REALMS).join(', ')}`);
+  const original = readFileSync(join(REPO, 'config', 'realms', `${realm}.toml`), 'utf8');
+  if (!original.includes(example.portalUrl)) {
+    throw new Error(`config/realms/${realm}.toml no longer names the portal ${example.portalUrl}: update EXAMPLE_REALMS`);
+  }
+  mkdirSync(join(dir, 'realms'));
+  writeFileSync(join(dir, 'realms', `${realm}.toml`),
+    `# Copied by tests/browser/harness.js from config/realms/${realm}.toml, portal ${portalUrl}\n` +
+    original.replaceAll(example.portalUrl, portalUrl));
+  mkdirSync(join(dir, 'terms'));
+  copyFileSync(join(REPO, 'config', 'terms', `${realm}.txt`), join(dir, 'terms', `${realm}.txt`));
+}
+
+/** The name of the sink's n-th mail file (1-based). */
+const mailFile = (n) => `${String(n).padStart(4, '0')}.json`;
+
+/**
  * Starts Monban, the portal and Chromium. Call `stop()` in `after` whatever happened; it prints
  * the servers' output when `failed` is true (or when starting failed).
+ *
+ * Without `realm`: the `demo` realm written here, with `members`. With `realm` (a key of
+ * EXAMPLE_REALMS): that example realm of config/, its terms and its members
+ * (`stack.members`), and an SMTP sink whose mails `stack.nextMail()` returns.
  */
-export async function startStack({ members = MEMBERS, loginSeconds } = {}) {
+export async function startStack({ members = MEMBERS, loginSeconds, realm } = {}) {
   const stack = {
     dir: mkdtempSync(join(tmpdir(), 'monban-browser-')),
+    realm: realm ?? 'demo',
+    members: realm ? exampleMembers(realm) : members,
     children: [],
     browser: null,
     failed: false,
+    mailDir: null,
+    mailsTaken: 0,
+    /**
+     * The next mail the sink received (waits for it), parsed: `{ mail_from, rcpt_to, subject,
+     * text, html }`, with the sink's raw `FROM:<…>` / `TO:<…>` forms.
+     */
+    async nextMail({ timeoutMs = 10_000 } = {}) {
+      if (!this.mailDir) throw new Error('this stack has no SMTP sink (start it with a realm)');
+      const path = join(this.mailDir, mailFile(this.mailsTaken + 1));
+      const deadline = Date.now() + timeoutMs;
+      while (!existsSync(path)) { // the sink renames complete files into place
+        if (Date.now() > deadline) {
+          throw new Error(`no mail ${mailFile(this.mailsTaken + 1)} in the SMTP sink within ${timeoutMs / 1000}s`);
+        }
+        await new Promise((ok) => setTimeout(ok, 50));
+      }
+      this.mailsTaken += 1;
+      const mail = JSON.parse(readFileSync(path, 'utf8'));
+      if (mail.error) throw new Error(`the SMTP sink could not decode ${path}: ${mail.error}`);
+      return mail;
+    },
+    /** How many mails the sink has written so far (taken or not). */
+    mailCount() {
+      let count = 0;
+      while (existsSync(join(this.mailDir, mailFile(count + 1)))) count += 1;
+      return count;
+    },
     /** Prints what the servers wrote (call on failure). */
     report() {
       for (const child of this.children) {
@@ -127,13 +220,26 @@ export async function startStack({ members = MEMBERS, loginSeconds } = {}) {
     const [monbanPort, portalPort] = [await freePort(), await freePort()];
     stack.monbanUrl = `http://127.0.0.1:${monbanPort}`;
     stack.portalUrl = `http://127.0.0.1:${portalPort}`;
-    stack.issuer = `${stack.monbanUrl}/realms/demo`;
-    writeConfig(stack.dir, monbanPort, portalPort, { loginSeconds });
+    stack.issuer = `${stack.monbanUrl}/realms/${stack.realm}`;
+    let csv;
+    let smtpPort;
+    if (realm) {
+      if (loginSeconds !== undefined) throw new Error('loginSeconds is for the demo realm only');
+      stack.mailDir = join(stack.dir, 'mail');
+      const sink = new Child('monban-smtp-sink', binary('monban-smtp-sink'), ['--dir', stack.mailDir], {});
+      stack.children.push(sink);
+      smtpPort = Number((await waitForOutput(sink, /listening on 127\.0\.0\.1:(\d+)/))[1]);
+      copyExampleRealm(stack.dir, realm, stack.portalUrl);
+      csv = join(REPO, 'config', 'members', `${realm}.csv`);
+    } else {
+      writeDemoRealm(stack.dir, portalPort, { loginSeconds });
+      csv = join(stack.dir, 'members.csv');
+      writeFileSync(csv, membersCsv(members));
+    }
+    writeServerConfig(stack.dir, monbanPort, { smtpPort });
 
-    const csv = join(stack.dir, 'members.csv');
-    writeFileSync(csv, membersCsv(members));
     try {
-      await promisify(execFile)(monban, ['user', 'import', '--config-dir', stack.dir, '--realm', 'demo', csv],
+      await promisify(execFile)(monban, ['user', 'import', '--config-dir', stack.dir, '--realm', stack.realm, csv],
         { env: childEnv({}) });
     } catch (error) {
       throw new Error(`monban user import failed: ${error.message}\n${error.stdout ?? ''}${error.stderr ?? ''}`);
@@ -151,7 +257,7 @@ export async function startStack({ members = MEMBERS, loginSeconds } = {}) {
       PORTAL_PUBLIC_URL: stack.portalUrl,
       PORTAL_ISSUER: stack.issuer,
       PORTAL_CLIENT_ID: 'portal',
-      PORTAL_CLIENT_SECRET,
+      PORTAL_CLIENT_SECRET: realm ? `${realm}-portal-secret` : PORTAL_CLIENT_SECRET,
     });
     stack.children.push(rp);
     await waitForHttp(`${stack.portalUrl}/`, rp);

@@ -79,6 +79,31 @@ export class Child {
   }
 }
 
+/** Waits until `child` prints a line matching `pattern` (stdout or stderr); returns the match. */
+export async function waitForOutput(child, pattern) {
+  return new Promise((ok, fail) => {
+    const streams = [child.process.stdout, child.process.stderr];
+    const finish = (settle, value) => {
+      clearTimeout(timer);
+      for (const stream of streams) stream.off('data', check);
+      settle(value);
+    };
+    // The Child's own listeners were added first, so `output` is up to date when this runs.
+    const check = () => {
+      const match = child.output.match(pattern);
+      if (match) finish(ok, match);
+      else if (child.exited) finish(fail, new Error(`${child.name} exited (${JSON.stringify(child.exited)}) before printing ${pattern}`));
+    };
+    const timer = setTimeout(
+      () => finish(fail, new Error(`${child.name} did not print ${pattern} within ${STARTUP_TIMEOUT_MS / 1000}s`)),
+      STARTUP_TIMEOUT_MS,
+    );
+    for (const stream of streams) stream.on('data', check);
+    child.exitPromise.then(check); // settling twice is harmless
+    check();
+  });
+}
+
 /** Waits until `url` answers below 500, or fails early if `child` exits. */
 export async function waitForHttp(url, child) {
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
