@@ -37,6 +37,10 @@ impl RequiredAction for BirthdateAction {
         Ok(!user.first_login_completed && user.birthdate.is_some())
     }
 
+    fn possible(&self, _ctx: &StepContext<'_>, user: &User) -> Result<bool, FlowError> {
+        Ok(user.birthdate.is_some())
+    }
+
     fn page(&self, _ctx: &StepContext<'_>, _user: &User) -> Result<StepView, FlowError> {
         Ok(view("", None))
     }

@@ -62,8 +62,18 @@ impl Engine<'_> {
 
     fn obligations(&self, user: &User) -> Result<Obligations, FlowError> {
         let store = self.ctx.store;
+        let mut required = Vec::new();
+        for name in store.required_actions_of(&user.id)? {
+            // An admin may set an action this member cannot do (terms where none are
+            // published, a verification without an address): it is not asked.
+            if let Some(action) = self.steps.action(&name) {
+                if action.possible(&self.ctx, user)? {
+                    required.push(name);
+                }
+            }
+        }
         Ok(Obligations {
-            required: store.required_actions_of(&user.id)?,
+            required,
             done: if user.first_login_completed {
                 Vec::new()
             } else {
@@ -107,7 +117,7 @@ impl Engine<'_> {
             }
             AuthSessionState::RequiredActions { member, remaining } => {
                 let user = self.user(&member)?;
-                let required = self.ctx.store.required_actions_of(&user.id)?;
+                let required = self.obligations(&user)?.required;
                 let mut still = Vec::with_capacity(remaining.len());
                 for name in &remaining {
                     // Only whether it still applies: the list was settled when it was made
@@ -172,6 +182,11 @@ impl Engine<'_> {
                     ))),
                     StepOutcome::Detour(first) => {
                         self.action(first)?;
+                        // Owed until done, even where it would not apply by itself (a member
+                        // past the first login correcting the address to verify).
+                        self.ctx
+                            .store
+                            .require_action(&user.id, first, self.ctx.clock.now())?;
                         let mut rest = vec![first.to_string()];
                         rest.extend(remaining.iter().cloned());
                         self.continue_with(flows, session, member, rest)
@@ -202,6 +217,11 @@ impl Engine<'_> {
         }
     }
 
+    /// A login that moved on may stay open the realm's full login time from now.
+    fn deadline(&self) -> i64 {
+        self.ctx.clock.now() + self.ctx.realm.tokens.login_seconds
+    }
+
     fn authenticator(&self, step: usize) -> Result<&Arc<dyn Authenticator>, FlowError> {
         let name = &self.browser_flow()[step];
         self.steps
@@ -229,6 +249,7 @@ impl Engine<'_> {
                         step: next,
                         member: Some(member),
                     },
+                    self.deadline(),
                 )?;
                 return self.current(flows, session);
             }
@@ -250,7 +271,7 @@ impl Engine<'_> {
             }
         }
         for name in &owed.required {
-            if !listed.contains(name) && self.steps.action(name).is_some() {
+            if !listed.contains(name) {
                 pending.push(name.clone());
             }
         }
@@ -274,6 +295,7 @@ impl Engine<'_> {
         flows.save_state(
             session,
             AuthSessionState::RequiredActions { member, remaining },
+            self.deadline(),
         )?;
         self.current(flows, session)
     }

@@ -113,17 +113,21 @@ impl FlowStore<'_> {
         }))
     }
 
-    /// Saves the new state. Fails with a conflict if another request moved the login on first.
+    /// Saves the new state; the login may then stay open until `expires_at` (each step done
+    /// gives the member the realm's full login time again, so a long set-up is not cut short).
+    /// Fails with a conflict if another request moved the login on first.
     pub fn save_state(
         &self,
         session: &mut AuthSession,
         state: AuthSessionState,
+        expires_at: UnixSeconds,
     ) -> Result<(), FlowError> {
         let text = serde_json::to_string(&state).map_err(|e| FlowError::Corrupt(e.to_string()))?;
         self.store
-            .update_auth_session_state(&session.id, session.version, &text)?;
+            .update_auth_session_state(&session.id, session.version, &text, expires_at)?;
         session.version += 1;
         session.state = state;
+        session.expires_at = expires_at;
         Ok(())
     }
 

@@ -128,6 +128,11 @@ pub trait RequiredAction: Send + Sync {
     fn name(&self) -> &'static str;
     /// Whether the member still has to do this (a step that no longer applies is skipped).
     fn applies(&self, ctx: &StepContext<'_>, user: &User) -> Result<bool, FlowError>;
+    /// Whether the member can do this at all, when an admin requires it regardless of
+    /// `applies` (e.g. no terms published, no address to verify).
+    fn possible(&self, _ctx: &StepContext<'_>, _user: &User) -> Result<bool, FlowError> {
+        Ok(true)
+    }
     /// Blocking, like `submit`; may act (the verification step mails its link when shown).
     fn page(&self, ctx: &StepContext<'_>, user: &User) -> Result<StepView, FlowError>;
     fn submit(

@@ -31,6 +31,10 @@ impl RequiredAction for TermsAction {
         }
     }
 
+    fn possible(&self, ctx: &StepContext<'_>, _user: &User) -> Result<bool, FlowError> {
+        Ok(ctx.store.current_terms(&ctx.realm.name)?.is_some())
+    }
+
     fn page(&self, ctx: &StepContext<'_>, _user: &User) -> Result<StepView, FlowError> {
         let terms = ctx
             .store

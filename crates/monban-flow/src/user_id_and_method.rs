@@ -80,6 +80,7 @@ fn view(ctx: &StepContext<'_>, user_id: &str, method: &str, errors: &[Problem]) 
             "forbidden_characters": forbidden_list(),
             "min_length": ctx.realm.user_id_policy.min_length,
             "max_length": ctx.realm.user_id_policy.max_length,
+            "allowed_symbols": ctx.realm.user_id_policy.allowed_symbols.chars().map(String::from).collect::<Vec<_>>().join(" "),
             "errors": errors,
         }),
     }

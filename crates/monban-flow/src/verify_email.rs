@@ -113,6 +113,10 @@ impl RequiredAction for VerifyEmailAction {
         Ok(user.email.is_some() && !user.email_verified)
     }
 
+    fn possible(&self, _ctx: &StepContext<'_>, user: &User) -> Result<bool, FlowError> {
+        Ok(user.email.is_some())
+    }
+
     fn page(&self, ctx: &StepContext<'_>, user: &User) -> Result<StepView, FlowError> {
         self.show(ctx, user, false)
     }

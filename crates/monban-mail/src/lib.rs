@@ -159,6 +159,11 @@ impl MailError {
     }
 }
 
+/// Whether `text` can be a sender (`no-reply@example.jp` or `名前 <no-reply@example.jp>`).
+pub fn valid_sender(text: &str) -> bool {
+    text.parse::<Mailbox>().is_ok()
+}
+
 /// Composes mails from the themes' templates and delivers them over SMTP.
 /// Share one per process (it holds the connection pool); it is `Send + Sync`.
 ///

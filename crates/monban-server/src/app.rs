@@ -123,6 +123,15 @@ fn publish_initial_terms(settings: &Settings, store: &Store, now: i64) -> anyhow
         match store.current_terms(&realm.name)? {
             None => {
                 let published = store.publish_terms(&realm.name, &terms.text, now)?;
+                store.record_audit_event(
+                    &monban_store::AuditEvent {
+                        realm: &realm.name,
+                        kind: "ADMIN_TERMS_PUBLISHED",
+                        detail: Some(format!("version={} file={}", published.version, terms.file)),
+                        ..Default::default()
+                    },
+                    now,
+                )?;
                 tracing::info!(realm = %realm.name, version = published.version, "terms of use published");
             }
             Some(current) if current.body != terms.text => tracing::warn!(
@@ -159,7 +168,15 @@ pub fn check_flows(settings: &Settings, steps: &Steps) -> anyhow::Result<()> {
                 ));
             } else if MAILING_STEPS.contains(&name.as_str()) && !can_mail {
                 problems.push(format!(
-                    "{}: flows.browser[{index}]: \"{name}\" sends mail, but monban.toml has no [smtp] section",
+                    "{}: flows.browser[{index}]: \"{name}\" sends mail, but monban.toml has neither [smtp] nor mail_drop_dir",
+                    file.display()
+                ));
+            }
+        }
+        if let Some(from) = &realm.mail.from {
+            if !monban_mail::valid_sender(from) {
+                problems.push(format!(
+                    "{}: mail.from: {from:?} is not a mail address (e.g. \"健保 <no-reply@example.jp>\")",
                     file.display()
                 ));
             }
@@ -173,7 +190,7 @@ pub fn check_flows(settings: &Settings, steps: &Steps) -> anyhow::Result<()> {
                 ));
             } else if MAILING_STEPS.contains(&name.as_str()) && !can_mail {
                 problems.push(format!(
-                    "{}: flows.first_login[{index}]: \"{name}\" sends mail, but monban.toml has no [smtp] section",
+                    "{}: flows.first_login[{index}]: \"{name}\" sends mail, but monban.toml has neither [smtp] nor mail_drop_dir",
                     file.display()
                 ));
             }

@@ -394,6 +394,9 @@ fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
 
 fn publish_terms(settings: &Settings, realm: &str, file: &std::path::Path) -> anyhow::Result<()> {
     realm_policy(settings, realm)?;
+    if settings.realms[realm].terms.is_none() {
+        bail!("realm {realm} has no [terms] section: its members are never shown terms; nothing was published");
+    }
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     if text.trim().is_empty() {

@@ -267,6 +267,14 @@ fn terms_publish_makes_new_versions() {
     );
     assert!(!ok);
     assert!(stderr.contains("no realm named nowhere"), "{stderr}");
+    // A realm that shows no terms gets none published.
+    let plain = config_with_database(&realm_toml(REDIRECT));
+    let (ok, _, stderr) = monban(
+        plain.path(),
+        &["terms", "publish", "--realm", "test", &third],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("has no [terms] section"), "{stderr}");
 }
 
 #[test]

@@ -65,6 +65,7 @@ impl Store {
         id: &str,
         expected_version: i32,
         state: &str,
+        expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
         let updated = diesel::update(
             auth_sessions::table
@@ -74,6 +75,7 @@ impl Store {
         .set((
             auth_sessions::state.eq(state),
             auth_sessions::version.eq(expected_version + 1),
+            auth_sessions::expires_at.eq(expires_at),
         ))
         .execute(&mut self.conn()?)?;
         if updated == 1 {

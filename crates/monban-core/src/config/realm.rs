@@ -485,6 +485,19 @@ impl RealmConfig {
                 "the \"terms\" step needs a [terms] section naming the terms file",
             );
         }
+        for (list, names) in [
+            ("browser", &self.flows.browser),
+            ("first_login", &self.flows.first_login),
+        ] {
+            for (index, name) in names.iter().enumerate() {
+                if names[..index].contains(name) {
+                    sink.report(
+                        &root.key("flows").key(list).index(index),
+                        format!("\"{name}\" is listed twice"),
+                    );
+                }
+            }
+        }
         let lockout = root.key("lockout");
         if self.lockout.max_failures == 0 {
             sink.report(&lockout.key("max_failures"), "must be at least 1");
