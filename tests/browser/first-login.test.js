@@ -47,6 +47,9 @@ const T = {
   changeEmail: 'メールアドレスを変更する',
   notVerifiedYet: 'メールアドレスの確認がまだ完了していません。届いたメールの「メールアドレスの確認」をクリックしてください。',
   mailSubject: (shortName) => `【${shortName}】メールアドレス確認のお願い`,
+  otpMailTitle: 'ワンタイムパスワード (OTP) メール認証',
+  otpMailInstruction: '受信したワンタイムパスワードを入力してください。',
+  otpMailSubject: (shortName) => `【${shortName}】ワンタイムパスワードのお知らせ`,
   linkInstruction: '「メールアドレスを確認する」を押して、メールアドレスの確認を完了してください。',
   linkConfirm: 'メールアドレスを確認する',
   linkDone: 'メールアドレスが確認されました。元の画面に戻り、更新してください。',
@@ -374,7 +377,24 @@ async function assertOnPortal(suite, page, member, { userId, email, emailVerifie
 }
 
 /** A later login with the new ID and password: from the login form straight to the portal. */
-async function loginAgain(suite, member, { oldUserId, userId, password, email, emailVerified }) {
+/**
+ * The OTP-mail second factor (SPEC §4.3): the page, the code from the mail the sink caught,
+ * and on to the portal.
+ */
+async function otpMailPage(suite, page, { email }) {
+  await assertPage(suite, page, T.otpMailTitle);
+  await assertVisible(page.getByText(T.otpMailInstruction, { exact: true }), 'the instruction');
+  const mail = await suite.stack.nextMail();
+  assert.equal(mail.subject, T.otpMailSubject(suite.shortName));
+  assert.deepEqual(mail.rcpt_to, [`TO:<${email}>`]);
+  const code = /ワンタイムパスワード：(\d{6})/.exec(mail.text)?.[1];
+  assert.ok(code, `a 6-digit code in the mail:\n${mail.text}`);
+  assert.ok(mail.html.includes(code), 'the HTML part has the code too');
+  await page.getByLabel('ワンタイムパスワード', { exact: true }).fill(code);
+  await submitAndWait(page, page.getByRole('button', { name: '実行', exact: true }));
+}
+
+async function loginAgain(suite, member, { oldUserId, userId, password, email, emailVerified, otpMail = false }) {
   await withPage(suite, {}, async (page) => {
     await openLoginPage(suite, page);
     // The temporary ID is gone.
@@ -388,6 +408,12 @@ async function loginAgain(suite, member, { oldUserId, userId, password, email, e
       }
     });
     await submitLogin(page, userId.toUpperCase(), password);
+    if (otpMail) {
+      // The second factor the member chose; nothing of the set-up again.
+      await otpMailPage(suite, page, { email });
+      assert.equal(monbanPages.length, 1, `only the OTP page on the way: ${monbanPages}`);
+      monbanPages.length = 0;
+    }
     await assertOnPortal(suite, page, member, { userId, email, emailVerified });
     assert.deepEqual(monbanPages, [], 'no set-up page on the way');
   });
@@ -549,6 +575,7 @@ describe('first login in ajinomotokenpo: birthdate → terms → email → verif
 
     await loginAgain(suite, ichiro, {
       oldUserId: ichiro.userId, userId: NEW_USER_ID, password: NEW_PASSWORD, email: NEW_EMAIL, emailVerified: true,
+      otpMail: true,
     });
   });
 });
