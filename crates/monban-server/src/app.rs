@@ -159,6 +159,34 @@ pub fn check_flows(settings: &Settings, steps: &Steps) -> anyhow::Result<()> {
             .config_dir
             .join("realms")
             .join(format!("{}.toml", realm.name));
+        // A second factor needs someone to be second for.
+        if realm
+            .flows
+            .browser
+            .first()
+            .is_some_and(|first| first == "otp-mail")
+        {
+            problems.push(format!(
+                "{}: flows.browser[0]: \"otp-mail\" must come after a step that identifies the member, e.g. \"password\"",
+                file.display()
+            ));
+        }
+        if realm
+            .flows
+            .first_login
+            .iter()
+            .any(|s| s == "user-id-and-method")
+            && realm
+                .second_factors
+                .offered
+                .contains(&monban_core::config::SecondFactorMethod::OtpMail)
+            && !realm.flows.browser.iter().any(|s| s == "otp-mail")
+        {
+            problems.push(format!(
+                "{}: second_factors.offered: \"otp-mail\" is offered, but flows.browser has no \"otp-mail\" step to ask for it",
+                file.display()
+            ));
+        }
         for (index, name) in realm.flows.browser.iter().enumerate() {
             if steps.authenticator(name).is_none() {
                 problems.push(format!(

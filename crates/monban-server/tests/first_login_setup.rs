@@ -24,7 +24,7 @@ fn realm(order: &str) -> String {
         + &format!(
             r#"
 [flows]
-browser = ["password"]
+browser = ["password", "otp-mail"]
 first_login = {order}
 
 [terms]
@@ -640,7 +640,7 @@ async fn progress_survives_a_closed_tab_and_a_restart(backend: Backend) {
         &first,
         &browser,
         &user_id,
-        &[("user_id", "taro.kenpo"), ("method", "otp-mail")],
+        &[("user_id", "taro.kenpo"), ("method", "passkey")],
     )
     .await;
     assert_shows(&password, &["パスワードの更新"]);
