@@ -11,17 +11,6 @@ fn realm_with_birthdate() -> String {
     realm_toml(REDIRECT) + "\n[flows]\nbrowser = [\"password\"]\nfirst_login = [\"birthdate\"]\n"
 }
 
-/// Posts one field set to the page the login is on.
-async fn post(
-    browser: &reqwest::Client,
-    form: &LoginForm,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut all = vec![("csrf_token", form.csrf_token.as_str())];
-    all.extend_from_slice(fields);
-    browser.post(&form.action).form(&all).send().await.unwrap()
-}
-
 async fn birthdate_check(backend: Backend) {
     let Some(database) = TestDatabase::new(backend) else {
         return;

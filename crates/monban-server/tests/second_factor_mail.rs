@@ -64,16 +64,6 @@ fn code_in_mail(sink: &Sink, count: usize) -> (String, String) {
     (code, mail.subject)
 }
 
-async fn post(
-    browser: &reqwest::Client,
-    form: &LoginForm,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut all = vec![("csrf_token", form.csrf_token.as_str())];
-    all.extend_from_slice(fields);
-    browser.post(&form.action).form(&all).send().await.unwrap()
-}
-
 async fn page(server: &TestServer, response: reqwest::Response) -> LoginForm {
     assert_eq!(response.status(), 200);
     parse_login_form(&server.base, &response.text().await.unwrap())

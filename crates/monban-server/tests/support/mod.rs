@@ -3,6 +3,11 @@
 
 #![allow(dead_code)]
 
+mod set_up;
+// Not every test file drives the set-up pages.
+#[allow(unused_imports)]
+pub use set_up::*;
+
 use monban_core::clock::ManualClock;
 use monban_core::config::{Argon2Settings, ServerOverrides};
 use monban_core::password_hash::PasswordHasher;
