@@ -4,14 +4,15 @@
 
 mod locate;
 mod realm;
+mod second_factors;
 mod server;
 
 pub use locate::FieldPath;
 pub use realm::{
-    parse_realms, ClientAuthentication, ClientConfig, Flows, LockoutPolicy, OtpMailPolicy,
-    RealmConfig, RealmMail, SecondFactorMethod, SecondFactors, SigningAlgorithm, TermsConfig,
-    TokenLifetimes, SUPPORTED_LOCALES,
+    parse_realms, ClientAuthentication, ClientConfig, Flows, LockoutPolicy, RealmConfig, RealmMail,
+    SigningAlgorithm, TermsConfig, TokenLifetimes, SUPPORTED_LOCALES,
 };
+pub use second_factors::{OtpMailPolicy, SecondFactorMethod, SecondFactors};
 pub use server::{
     Argon2Settings, EncryptionKeySource, ServerConfig, ServerOverrides, SmtpConfig, SmtpSecurity,
 };

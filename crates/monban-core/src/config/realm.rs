@@ -1,5 +1,6 @@
 //! `realms/<realm>.toml`: one health society — its title, theme, clients, lifetimes and policies.
 
+use super::second_factors::{OtpMailPolicy, SecondFactors};
 use super::{deserialize, ConfigProblem, FieldPath, ProblemSink};
 use crate::policy::{PasswordPolicy, UserIdPolicy};
 use serde::Deserialize;
@@ -90,76 +91,6 @@ impl Default for RealmMail {
         Self {
             from: None,
             verify_email_link_seconds: 3600,
-        }
-    }
-}
-
-/// A second factor a realm may offer (SPEC §4).
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[serde(rename_all = "kebab-case")]
-pub enum SecondFactorMethod {
-    /// 生体認証 (WebAuthn passkeys).
-    Passkey,
-    /// ワンタイムパスワード (OTP) アプリ認証 (TOTP).
-    OtpApp,
-    /// ワンタイムパスワード (OTP) メール認証.
-    OtpMail,
-}
-
-impl SecondFactorMethod {
-    pub const ALL: [SecondFactorMethod; 3] = [
-        SecondFactorMethod::Passkey,
-        SecondFactorMethod::OtpApp,
-        SecondFactorMethod::OtpMail,
-    ];
-
-    /// The name in realm files and in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SecondFactorMethod::Passkey => "passkey",
-            SecondFactorMethod::OtpApp => "otp-app",
-            SecondFactorMethod::OtpMail => "otp-mail",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<SecondFactorMethod> {
-        Self::ALL.into_iter().find(|m| m.as_str() == text)
-    }
-}
-
-/// `[second_factors]`: which methods members may choose, in the order they are listed.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct SecondFactors {
-    pub offered: Vec<SecondFactorMethod>,
-}
-
-impl Default for SecondFactors {
-    fn default() -> Self {
-        Self {
-            offered: SecondFactorMethod::ALL.to_vec(),
-        }
-    }
-}
-
-/// `[otp_mail]`: one-time codes sent by mail (SPEC §4.3).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct OtpMailPolicy {
-    /// How long a code stays valid.
-    pub code_seconds: i64,
-    /// Wrong tries a code survives; then the member asks for a new one.
-    pub max_attempts: i32,
-    /// "再送信" sends a new code at most this often.
-    pub resend_seconds: i64,
-}
-
-impl Default for OtpMailPolicy {
-    fn default() -> Self {
-        Self {
-            code_seconds: 300,
-            max_attempts: 5,
-            resend_seconds: 30,
         }
     }
 }
@@ -457,18 +388,8 @@ impl RealmConfig {
                 sink.report(&root.key("mail").key("from"), "must be a mail address");
             }
         }
-        let otp_mail = root.key("otp_mail");
-        if !(30..=3600).contains(&self.otp_mail.code_seconds) {
-            sink.report(&otp_mail.key("code_seconds"), "must be between 30 and 3600");
-        }
-        if !(1..=20).contains(&self.otp_mail.max_attempts) {
-            sink.report(&otp_mail.key("max_attempts"), "must be between 1 and 20");
-        }
-        if !(0..=self.otp_mail.code_seconds).contains(&self.otp_mail.resend_seconds) {
-            sink.report(
-                &otp_mail.key("resend_seconds"),
-                "must be between 0 and code_seconds",
-            );
+        for (field, message) in self.otp_mail.problems() {
+            sink.report(&root.key("otp_mail").key(field), message);
         }
         let mut offered = HashSet::new();
         for (index, method) in self.second_factors.offered.iter().enumerate() {
