@@ -4,6 +4,7 @@
 
 mod birthdate;
 mod engine;
+mod mailing;
 mod otp_mail;
 mod password;
 mod registry;

@@ -4,11 +4,12 @@
 //! `resend_seconds`), which ends the previous. Wrong codes count toward the account lockout,
 //! like wrong passwords.
 
+use crate::mailing::send_to_member;
 use crate::step::{Authenticator, Form, Member, StepContext, StepOutcome, StepView};
 use crate::FlowError;
 use monban_core::config::SecondFactorMethod;
 use monban_core::policy::LoginAttemptVerdict;
-use monban_mail::{MailKind, MailMessage};
+use monban_mail::MailKind;
 use monban_oidc::random_digits;
 use monban_store::sealed::digest;
 use monban_store::{AuditEvent, OtpMailCheck, User};
@@ -45,7 +46,7 @@ impl OtpMailAuthenticator {
         ctx: &StepContext<'_>,
         user: &User,
     ) -> Result<Option<&'static str>, FlowError> {
-        let (Some(mailer), Some(email)) = (ctx.mailer, user.email.as_deref()) else {
+        let (Some(_), Some(email)) = (ctx.mailer, user.email.as_deref()) else {
             return Ok(Some("mail_unavailable"));
         };
         let policy = &ctx.realm.otp_mail;
@@ -57,28 +58,12 @@ impl OtpMailAuthenticator {
             now,
             now + policy.code_seconds,
         )?;
-        let message = MailMessage {
-            theme: ctx.realm.theme.clone(),
-            locale: ctx.locale.to_string(),
-            kind: MailKind::OtpCode,
-            from: ctx.realm.mail.from.clone(),
-            to: email.to_string(),
-            context: json!({
-                "realm_title": ctx.realm.display_title,
-                "realm_short_name": ctx.realm.short_name(),
-                "code": code,
-                "minutes": (policy.code_seconds + 59) / 60,
-            }),
-        };
-        match mailer.send(&message) {
+        let extra = json!({ "code": code, "minutes": (policy.code_seconds + 59) / 60 });
+        match send_to_member(ctx, MailKind::OtpCode, email, extra) {
             Ok(()) => Ok(None),
-            Err(error) => {
+            Err(problem) => {
                 ctx.store.delete_otp_mail_code(&user.id)?;
-                Ok(Some(if error.is_retryable() {
-                    "mail_unavailable"
-                } else {
-                    "mail_rejected"
-                }))
+                Ok(Some(problem))
             }
         }
     }

@@ -6,9 +6,10 @@
 //! A mail that cannot be sent leaves no link behind and keeps the member on this page, told
 //! why, with "再送信" and a way back to correct the address.
 
+use crate::mailing::send_to_member;
 use crate::step::{Form, RequiredAction, StepContext, StepOutcome, StepView};
 use crate::FlowError;
-use monban_mail::{MailError, MailKind, MailMessage};
+use monban_mail::MailKind;
 use monban_oidc::random_token;
 use monban_store::sealed::digest;
 use monban_store::User;
@@ -45,9 +46,9 @@ impl VerifyEmailAction {
         user: &User,
     ) -> Result<Option<&'static str>, FlowError> {
         let email = address(user)?;
-        let Some(mailer) = ctx.mailer else {
+        if ctx.mailer.is_none() {
             return Ok(Some("mail_unavailable"));
-        };
+        }
         let now = ctx.clock.now();
         let seconds = ctx.realm.mail.verify_email_link_seconds;
         let key = random_token();
@@ -58,27 +59,12 @@ impl VerifyEmailAction {
             "{}{VERIFY_EMAIL_PATH}?key={key}",
             ctx.provider.issuer(&ctx.realm.name)
         );
-        let message = MailMessage {
-            theme: ctx.realm.theme.clone(),
-            locale: ctx.locale.to_string(),
-            kind: MailKind::VerifyEmail,
-            from: ctx.realm.mail.from.clone(),
-            to: email.to_string(),
-            context: json!({
-                "realm_title": ctx.realm.display_title,
-                "realm_short_name": ctx.realm.short_name(),
-                "link": link,
-                "minutes": (seconds + 59) / 60,
-            }),
-        };
-        match mailer.send(&message) {
+        let extra = json!({ "link": link, "minutes": (seconds + 59) / 60 });
+        match send_to_member(ctx, MailKind::VerifyEmail, email, extra) {
             Ok(()) => Ok(None),
-            Err(error) => {
+            Err(problem) => {
                 ctx.store.delete_email_verification(&key_digest)?;
-                Ok(Some(match error {
-                    MailError::Rejected(_) | MailError::InvalidAddress(_) => "mail_rejected",
-                    _ => "mail_unavailable",
-                }))
+                Ok(Some(problem))
             }
         }
     }

@@ -3,6 +3,7 @@
 use crate::settings::Settings;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
+use monban_core::config::RealmConfig;
 use monban_core::members::{parse_birthdate, parse_member_csv};
 use monban_core::password_hash::PasswordHasher;
 use monban_core::policy::UserIdPolicy;
@@ -197,10 +198,10 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     })
 }
 
-fn realm_policy(settings: &Settings, realm: &str) -> anyhow::Result<UserIdPolicy> {
-    match settings.realms.get(realm) {
-        Some(config) => Ok(config.user_id_policy.clone()),
-        None => bail!(
+/// The realm named on the command line, or an error listing the realms there are.
+fn require_realm<'a>(settings: &'a Settings, realm: &str) -> anyhow::Result<&'a RealmConfig> {
+    settings.realms.get(realm).ok_or_else(|| {
+        anyhow::anyhow!(
             "no realm named {realm} (realms: {})",
             settings
                 .realms
@@ -208,15 +209,15 @@ fn realm_policy(settings: &Settings, realm: &str) -> anyhow::Result<UserIdPolicy
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(", ")
-        ),
-    }
+        )
+    })
 }
 
 fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
     let clock = SystemClock;
     match command {
         UserCommand::Import { realm, file } => {
-            let policy = realm_policy(&settings, &realm)?;
+            let policy = require_realm(&settings, &realm)?.user_id_policy.clone();
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let members = match parse_member_csv(&text, &policy) {
@@ -275,7 +276,7 @@ fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
             }
         }
         UserCommand::Add(add) => {
-            let policy = realm_policy(&settings, &add.realm)?;
+            let policy = require_realm(&settings, &add.realm)?.user_id_policy.clone();
             let user_id = UserIdPolicy::normalize(&add.user_id);
             if user_id.is_empty() || !policy.characters_allowed(&user_id) {
                 bail!(
@@ -360,7 +361,7 @@ fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
             user_id,
             action,
         } => {
-            realm_policy(&settings, &realm)?;
+            require_realm(&settings, &realm)?;
             let steps = monban_flow::Steps::builtin();
             if steps.action(&action).is_none() {
                 bail!(
@@ -393,8 +394,7 @@ fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
 }
 
 fn publish_terms(settings: &Settings, realm: &str, file: &std::path::Path) -> anyhow::Result<()> {
-    realm_policy(settings, realm)?;
-    if settings.realms[realm].terms.is_none() {
+    if require_realm(settings, realm)?.terms.is_none() {
         bail!("realm {realm} has no [terms] section: its members are never shown terms; nothing was published");
     }
     let text =
