@@ -6,7 +6,7 @@ use crate::step::{Form, RequiredAction, StepContext, StepOutcome, StepView};
 use crate::FlowError;
 use monban_core::members::parse_birthdate;
 use monban_core::policy::LoginAttemptVerdict;
-use monban_store::{AuditEvent, User};
+use monban_store::User;
 use serde_json::json;
 
 pub struct BirthdateAction;
@@ -66,19 +66,7 @@ impl RequiredAction for BirthdateAction {
         let Some(given) = from_eight_digits(&typed) else {
             return Ok(StepOutcome::Retry(view(&typed, Some("birthdate_invalid"))));
         };
-        let audit = |kind: &str, detail: Option<String>| {
-            ctx.store.record_audit_event(
-                &AuditEvent {
-                    realm: &ctx.realm.name,
-                    kind,
-                    user_pk: Some(&user.id),
-                    client_id: None,
-                    ip: ctx.ip,
-                    detail,
-                },
-                now,
-            )
-        };
+        let audit = |kind: &str, detail: Option<String>| ctx.audit(user, kind, detail);
         if user.birthdate.as_deref() == Some(given.as_str()) {
             ctx.store.clear_login_failures(&user.id)?;
             return Ok(StepOutcome::Done { amr: Vec::new() });

@@ -4,9 +4,10 @@
 //!
 //! Which required actions are pending is decided here, the same way for every step:
 //! - an action an admin set on the member (`monban user require-action`) is pending until done;
-//! - otherwise an action is pending when the step says it `applies` — except that a step the
-//!   member already did during an unfinished first login is not asked again (a closed tab does
-//!   not start the set-up over).
+//! - otherwise an action is pending when the step says it `applies` (or `may_apply_later`,
+//!   through the member's answers to earlier steps) — except that a step the member already
+//!   did during an unfinished first login is not asked again (a closed tab does not start the
+//!   set-up over). When the login reaches an action that does not apply, it is passed over.
 //!
 //! Admin-set actions the realm's list does not name run after the listed ones.
 
@@ -89,7 +90,8 @@ impl Engine<'_> {
         if owed.done.iter().any(|d| d == name) {
             return Ok(false);
         }
-        self.action(name)?.applies(&self.ctx, user)
+        let action = self.action(name)?;
+        Ok(action.applies(&self.ctx, user)? || action.may_apply_later(&self.ctx, user)?)
     }
 
     /// The page the login is on now. A required action that stopped applying meanwhile (the

@@ -5,14 +5,16 @@
 //! like wrong passwords.
 
 use crate::mailing::send_to_member;
+use crate::second_factor::{
+    chose, is_locked, member_user, record_wrong_code, typed_code, well_formed, WrongCode,
+};
 use crate::step::{Authenticator, Form, Member, StepContext, StepOutcome, StepView};
 use crate::FlowError;
 use monban_core::config::SecondFactorMethod;
-use monban_core::policy::LoginAttemptVerdict;
 use monban_mail::MailKind;
 use monban_oidc::random_digits;
 use monban_store::sealed::digest;
-use monban_store::{AuditEvent, OtpMailCheck, User};
+use monban_store::{OtpMailCheck, User};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
@@ -30,13 +32,6 @@ fn view(sent: bool, message: Option<&'static str>) -> StepView {
 /// The digest stored for a code: bound to the member, so equal codes of two members differ.
 fn code_digest(user: &User, code: &str) -> String {
     digest(&format!("{}:{code}", user.id))
-}
-
-fn member_user(ctx: &StepContext<'_>, member: Option<&Member>) -> Result<User, FlowError> {
-    let member = member.ok_or_else(|| FlowError::Corrupt("otp-mail before the password".into()))?;
-    ctx.store
-        .find_user(&member.user_pk)?
-        .ok_or_else(|| FlowError::Corrupt("the member of this login is gone".into()))
 }
 
 impl OtpMailAuthenticator {
@@ -112,7 +107,7 @@ impl Authenticator for OtpMailAuthenticator {
         let user = member_user(ctx, member)?;
         // Without an address the member cannot pass, and is not let through either: the page
         // says the mail cannot be sent (their society must set an address).
-        Ok(user.second_factor_method.as_deref() == Some(SecondFactorMethod::OtpMail.as_str()))
+        Ok(chose(&user, SecondFactorMethod::OtpMail))
     }
 
     fn page(
@@ -134,53 +129,27 @@ impl Authenticator for OtpMailAuthenticator {
         if form.get("action") == Some("resend") {
             return Ok(StepOutcome::Retry(self.resend(ctx, &user)?));
         }
-        let now = ctx.clock.now();
-        let lockout = &ctx.realm.lockout;
-        if ctx.store.lockout_state(&user.id)?.verdict(lockout, now) == LoginAttemptVerdict::Locked {
+        if is_locked(ctx, &user)? {
             return Ok(StepOutcome::Retry(view(true, Some("account_locked"))));
         }
-        let typed: String = form
-            .get("otp")
-            .unwrap_or("")
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .take(16)
-            .collect();
-        if typed.len() != CODE_DIGITS as usize || !typed.bytes().all(|b| b.is_ascii_digit()) {
+        let typed = typed_code(form, "otp");
+        if !well_formed(&typed, CODE_DIGITS) {
             return Ok(StepOutcome::Retry(view(true, Some("otp_invalid"))));
         }
         let given = code_digest(&user, &typed);
         let checked = ctx.store.check_otp_mail_code(
             &user.id,
             ctx.realm.otp_mail.max_attempts,
-            now,
+            ctx.clock.now(),
             |stored| bool::from(stored.as_bytes().ct_eq(given.as_bytes())),
         )?;
-        let audit = |kind: &str, detail: Option<String>| {
-            ctx.store.record_audit_event(
-                &AuditEvent {
-                    realm: &ctx.realm.name,
-                    kind,
-                    user_pk: Some(&user.id),
-                    client_id: None,
-                    ip: ctx.ip,
-                    detail,
-                },
-                now,
-            )
-        };
         if checked == OtpMailCheck::Accepted {
             ctx.store.clear_login_failures(&user.id)?;
             return Ok(StepOutcome::Done {
                 amr: vec!["otp".into(), "mfa".into()],
             });
         }
-        let after = ctx
-            .store
-            .record_login_failure(&user.id, |state| state.after_failure(lockout, now))?;
-        audit("LOGIN_ERROR", Some("wrong_otp_mail_code".into()))?;
-        if after.verdict(lockout, now) == LoginAttemptVerdict::Locked {
-            audit("USER_LOCKED", Some(format!("failures={}", after.failures)))?;
+        if record_wrong_code(ctx, &user, "wrong_otp_mail_code")? == WrongCode::Locked {
             return Ok(StepOutcome::Retry(view(true, Some("account_locked"))));
         }
         Ok(StepOutcome::Retry(view(

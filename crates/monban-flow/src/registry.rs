@@ -2,7 +2,10 @@
 //! outside, with `register_*`); the engine never changes.
 
 use crate::birthdate::BirthdateAction;
+use crate::configure_otp::ConfigureOtpAction;
+use crate::otp_app::OtpAppAuthenticator;
 use crate::otp_mail::OtpMailAuthenticator;
+use crate::passkey::{PasskeyAuthenticator, RegisterPasskeyAction};
 use crate::password::PasswordAuthenticator;
 use crate::step::{Authenticator, RequiredAction};
 use crate::terms::TermsAction;
@@ -24,6 +27,8 @@ impl Steps {
     pub fn builtin() -> Steps {
         let mut steps = Steps::default();
         steps.register_authenticator(Arc::new(PasswordAuthenticator));
+        steps.register_authenticator(Arc::new(PasskeyAuthenticator));
+        steps.register_authenticator(Arc::new(OtpAppAuthenticator));
         steps.register_authenticator(Arc::new(OtpMailAuthenticator));
         steps.register_action(Arc::new(BirthdateAction));
         steps.register_action(Arc::new(TermsAction));
@@ -31,6 +36,8 @@ impl Steps {
         steps.register_action(Arc::new(VerifyEmailAction));
         steps.register_action(Arc::new(UserIdAndMethodAction));
         steps.register_action(Arc::new(UpdatePasswordAction));
+        steps.register_action(Arc::new(RegisterPasskeyAction));
+        steps.register_action(Arc::new(ConfigureOtpAction));
         steps
     }
 

@@ -4,7 +4,7 @@
 
 use crate::step::{Form, StepContext};
 use crate::FlowError;
-use monban_store::{AuditEvent, User};
+use monban_store::User;
 
 /// The checkbox's field name.
 pub const SIGN_OUT_ALL_FIELD: &str = "logout-sessions";
@@ -18,16 +18,6 @@ pub fn sign_out_requested(form: &Form<'_>) -> bool {
 pub fn sign_out_everywhere(ctx: &StepContext<'_>, user: &User) -> Result<(), FlowError> {
     ctx.provider
         .log_out_everywhere(ctx.realm, &user.id, ctx.ip)?;
-    ctx.store.record_audit_event(
-        &AuditEvent {
-            realm: &ctx.realm.name,
-            kind: "LOGOUT_ALL_SESSIONS",
-            user_pk: Some(&user.id),
-            client_id: None,
-            ip: ctx.ip,
-            detail: None,
-        },
-        ctx.clock.now(),
-    )?;
+    ctx.audit(user, "LOGOUT_ALL_SESSIONS", None)?;
     Ok(())
 }

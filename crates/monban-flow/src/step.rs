@@ -8,7 +8,8 @@ use monban_core::password_hash::PasswordHasher;
 use monban_core::Clock;
 use monban_mail::Mailer;
 use monban_oidc::Provider;
-use monban_store::{Store, User};
+use monban_store::sealed::SecretBox;
+use monban_store::{AuditEvent, Store, User};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -26,6 +27,29 @@ pub struct StepContext<'a> {
     /// The member's language, for mails.
     pub locale: &'a str,
     pub ip: Option<&'a str>,
+    /// The login in progress (its auth session's id): what a step keeps between its pages
+    /// is stored under it.
+    pub login_id: &'a str,
+    /// The at-rest key: OTP secrets and step state are sealed with it.
+    pub secrets: &'a SecretBox,
+}
+
+impl StepContext<'_> {
+    /// Records what the member did (an audit event of this realm, now, from this address).
+    pub fn audit(&self, user: &User, kind: &str, detail: Option<String>) -> Result<(), FlowError> {
+        self.store.record_audit_event(
+            &AuditEvent {
+                realm: &self.realm.name,
+                kind,
+                user_pk: Some(&user.id),
+                client_id: None,
+                ip: self.ip,
+                detail,
+            },
+            self.clock.now(),
+        )?;
+        Ok(())
+    }
 }
 
 /// One message for the member, by key of the theme's messages; `{0}` in the text becomes `arg`
@@ -128,6 +152,12 @@ pub trait RequiredAction: Send + Sync {
     fn name(&self) -> &'static str;
     /// Whether the member still has to do this (a step that no longer applies is skipped).
     fn applies(&self, ctx: &StepContext<'_>, user: &User) -> Result<bool, FlowError>;
+    /// Whether an answer to an earlier step of this login may still make it apply (enrolling
+    /// a second factor, before the member has chosen one): it keeps its place in the list,
+    /// and is asked if it applies by the time the login reaches it.
+    fn may_apply_later(&self, _ctx: &StepContext<'_>, _user: &User) -> Result<bool, FlowError> {
+        Ok(false)
+    }
     /// Whether the member can do this at all, when an admin requires it regardless of
     /// `applies` (e.g. no terms published, no address to verify).
     fn possible(&self, _ctx: &StepContext<'_>, _user: &User) -> Result<bool, FlowError> {

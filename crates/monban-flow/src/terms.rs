@@ -4,7 +4,7 @@
 
 use crate::step::{Form, RequiredAction, StepContext, StepOutcome, StepView};
 use crate::FlowError;
-use monban_store::{AuditEvent, User};
+use monban_store::User;
 use serde_json::json;
 
 pub struct TermsAction;
@@ -54,19 +54,7 @@ impl RequiredAction for TermsAction {
             .current_terms(&ctx.realm.name)?
             .ok_or_else(|| FlowError::Corrupt("no terms are published".into()))?;
         let now = ctx.clock.now();
-        let audit = |kind: &str, detail: String| {
-            ctx.store.record_audit_event(
-                &AuditEvent {
-                    realm: &ctx.realm.name,
-                    kind,
-                    user_pk: Some(&user.id),
-                    client_id: None,
-                    ip: ctx.ip,
-                    detail: Some(detail),
-                },
-                now,
-            )
-        };
+        let audit = |kind: &str, detail: String| ctx.audit(user, kind, Some(detail));
         match form.get("decision") {
             Some("accept") => {
                 // The member agrees to the text they saw: if a new version was published

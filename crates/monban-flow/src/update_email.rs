@@ -6,7 +6,7 @@ use crate::sign_out::{sign_out_everywhere, sign_out_requested};
 use crate::step::{Form, Problem, RequiredAction, StepContext, StepOutcome, StepView};
 use crate::FlowError;
 use monban_core::policy::{email_violations, normalize_email};
-use monban_store::{AuditEvent, User};
+use monban_store::User;
 use serde_json::json;
 
 pub struct UpdateEmailAction;
@@ -64,17 +64,7 @@ impl RequiredAction for UpdateEmailAction {
             )));
         }
         if user.email.as_deref() != Some(email.as_str()) {
-            ctx.store.record_audit_event(
-                &AuditEvent {
-                    realm: &ctx.realm.name,
-                    kind: "UPDATE_EMAIL",
-                    user_pk: Some(&user.id),
-                    client_id: None,
-                    ip: ctx.ip,
-                    detail: None,
-                },
-                now,
-            )?;
+            ctx.audit(user, "UPDATE_EMAIL", None)?;
         }
         if sign_out {
             sign_out_everywhere(ctx, user)?;

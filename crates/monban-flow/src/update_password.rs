@@ -6,7 +6,7 @@ use crate::sign_out::{sign_out_everywhere, sign_out_requested};
 use crate::step::{Form, Problem, RequiredAction, StepContext, StepOutcome, StepView};
 use crate::FlowError;
 use monban_core::policy::PasswordViolation;
-use monban_store::{AuditEvent, User};
+use monban_store::User;
 use serde_json::json;
 
 pub struct UpdatePasswordAction;
@@ -80,17 +80,7 @@ impl RequiredAction for UpdatePasswordAction {
         let hash = ctx.hasher.hash(password)?;
         let now = ctx.clock.now();
         ctx.store.set_password_hash(&user.id, &hash, now)?;
-        ctx.store.record_audit_event(
-            &AuditEvent {
-                realm: &ctx.realm.name,
-                kind: "UPDATE_PASSWORD",
-                user_pk: Some(&user.id),
-                client_id: None,
-                ip: ctx.ip,
-                detail: None,
-            },
-            now,
-        )?;
+        ctx.audit(user, "UPDATE_PASSWORD", None)?;
         if sign_out {
             sign_out_everywhere(ctx, user)?;
         }

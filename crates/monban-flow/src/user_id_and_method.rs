@@ -6,7 +6,7 @@ use crate::step::{Form, Problem, RequiredAction, StepContext, StepOutcome, StepV
 use crate::FlowError;
 use monban_core::config::SecondFactorMethod;
 use monban_core::policy::{UserIdPolicy, LISTED_FORBIDDEN_CHARACTERS};
-use monban_store::{AuditEvent, User};
+use monban_store::User;
 use serde_json::{json, Value};
 
 pub struct UserIdAndMethodAction;
@@ -155,16 +155,10 @@ impl RequiredAction for UserIdAndMethodAction {
                 &[Problem::new("user_id_taken")],
             )));
         }
-        ctx.store.record_audit_event(
-            &AuditEvent {
-                realm: &ctx.realm.name,
-                kind: "UPDATE_USER_ID",
-                user_pk: Some(&user.id),
-                client_id: None,
-                ip: ctx.ip,
-                detail: method_name.map(|m| format!("second_factor={m}")),
-            },
-            now,
+        ctx.audit(
+            user,
+            "UPDATE_USER_ID",
+            method_name.map(|m| format!("second_factor={m}")),
         )?;
         Ok(StepOutcome::Done { amr: Vec::new() })
     }

@@ -119,6 +119,7 @@ fn a_registered_required_action_runs_after_the_password() {
         )
         .unwrap()
         .unwrap();
+    let secrets = SecretBox::from_bytes(&[7; 32]).unwrap();
     let mut steps = Steps::builtin();
     steps.register_action(Arc::new(SayYes));
     let engine = Engine {
@@ -132,6 +133,8 @@ fn a_registered_required_action_runs_after_the_password() {
             mailer: None,
             locale: "ja",
             ip: None,
+            login_id: "engine-test",
+            secrets: &secrets,
         },
     };
     let flows = FlowStore { store: &store };

@@ -90,10 +90,15 @@ pub fn random_digits(digits: u32) -> String {
 /// A fresh random secret for cookies, codes and ids: 32 bytes, base64url.
 pub fn random_token() -> String {
     use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+}
+
+/// `N` bytes from the OS's secure random generator, e.g. the key of a new OTP device.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
     use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 32];
+    let mut bytes = [0u8; N];
     ring::rand::SystemRandom::new()
         .fill(&mut bytes)
         .expect("the OS random generator failed");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    bytes
 }

@@ -9,6 +9,7 @@ use monban_core::{Clock, SystemClock};
 use monban_flow::Steps;
 use monban_mail::Mailer;
 use monban_oidc::{KeyRing, Provider};
+use monban_store::sealed::SecretBox;
 use monban_store::Store;
 use monban_ui::Ui;
 use std::collections::BTreeMap;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub mailer: Option<Mailer>,
     pub realms: BTreeMap<String, RealmConfig>,
     pub clock: Arc<dyn Clock>,
+    /// The at-rest key (OTP secrets, login step state).
+    pub secrets: Arc<SecretBox>,
     /// Cookies get `Secure` when Monban is reached over https.
     pub secure_cookies: bool,
 }
@@ -56,7 +59,7 @@ pub fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         16
     };
     let store = Store::open(&settings.server.database_url, pool_size)?;
-    let keys = KeyRing::new(store.clone(), sealer, clock.clone());
+    let keys = KeyRing::new(store.clone(), sealer.clone(), clock.clone());
     for realm in settings.realms.keys() {
         keys.ensure_keys(realm, clock.now())?;
     }
@@ -74,7 +77,7 @@ pub fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
     let hasher = PasswordHasher::new(&settings.server.password_hashing)?;
     let mailer = build_mailer(settings)?;
     let steps = Steps::builtin();
-    check_flows(settings, &steps)?;
+    crate::flow_check::check_flows(settings, &steps)?;
     publish_initial_terms(settings, &store, clock.now())?;
     Ok(AppState {
         provider: Provider {
@@ -91,6 +94,7 @@ pub fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         mailer,
         realms: settings.realms.clone(),
         clock,
+        secrets: sealer,
         secure_cookies: settings.server.is_https(),
     })
 }
@@ -144,91 +148,6 @@ fn publish_initial_terms(settings: &Settings, store: &Store, now: i64) -> anyhow
         }
     }
     Ok(())
-}
-
-/// Steps that send mail cannot run without a way to send it.
-const MAILING_STEPS: [&str; 2] = ["verify-email", "otp-mail"];
-
-/// Every step a realm names must exist (and have what it needs). `monban check-config` runs
-/// this too.
-pub fn check_flows(settings: &Settings, steps: &Steps) -> anyhow::Result<()> {
-    let can_mail = settings.server.smtp.is_some() || settings.server.mail_drop_dir.is_some();
-    let mut problems = Vec::new();
-    for realm in settings.realms.values() {
-        let file = settings
-            .config_dir
-            .join("realms")
-            .join(format!("{}.toml", realm.name));
-        // A second factor needs someone to be second for.
-        if realm
-            .flows
-            .browser
-            .first()
-            .is_some_and(|first| first == "otp-mail")
-        {
-            problems.push(format!(
-                "{}: flows.browser[0]: \"otp-mail\" must come after a step that identifies the member, e.g. \"password\"",
-                file.display()
-            ));
-        }
-        if realm
-            .flows
-            .first_login
-            .iter()
-            .any(|s| s == "user-id-and-method")
-            && realm
-                .second_factors
-                .offered
-                .contains(&monban_core::config::SecondFactorMethod::OtpMail)
-            && !realm.flows.browser.iter().any(|s| s == "otp-mail")
-        {
-            problems.push(format!(
-                "{}: second_factors.offered: \"otp-mail\" is offered, but flows.browser has no \"otp-mail\" step to ask for it",
-                file.display()
-            ));
-        }
-        for (index, name) in realm.flows.browser.iter().enumerate() {
-            if steps.authenticator(name).is_none() {
-                problems.push(format!(
-                    "{}: flows.browser[{index}]: no authenticator \"{name}\" (known: {})",
-                    file.display(),
-                    steps.authenticator_names().join(", ")
-                ));
-            } else if MAILING_STEPS.contains(&name.as_str()) && !can_mail {
-                problems.push(format!(
-                    "{}: flows.browser[{index}]: \"{name}\" sends mail, but monban.toml has neither [smtp] nor mail_drop_dir",
-                    file.display()
-                ));
-            }
-        }
-        if let Some(from) = &realm.mail.from {
-            if !monban_mail::valid_sender(from) {
-                problems.push(format!(
-                    "{}: mail.from: {from:?} is not a mail address (e.g. \"健保 <no-reply@example.jp>\")",
-                    file.display()
-                ));
-            }
-        }
-        for (index, name) in realm.flows.first_login.iter().enumerate() {
-            if steps.action(name).is_none() {
-                problems.push(format!(
-                    "{}: flows.first_login[{index}]: no required action \"{name}\" (known: {})",
-                    file.display(),
-                    steps.action_names().join(", ")
-                ));
-            } else if MAILING_STEPS.contains(&name.as_str()) && !can_mail {
-                problems.push(format!(
-                    "{}: flows.first_login[{index}]: \"{name}\" sends mail, but monban.toml has neither [smtp] nor mail_drop_dir",
-                    file.display()
-                ));
-            }
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!("{}", problems.join("\n"))
-    }
 }
 
 /// Binds and starts serving; the returned server runs until stopped.

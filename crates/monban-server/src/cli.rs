@@ -135,7 +135,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 .encryption_key()
                 .map_err(|report| anyhow::anyhow!("{report}"))?;
             if let Err(problems) =
-                crate::app::check_flows(&settings, &monban_flow::Steps::builtin())
+                crate::flow_check::check_flows(&settings, &monban_flow::Steps::builtin())
             {
                 eprintln!("{problems}");
                 bail!(

@@ -4,6 +4,7 @@
 pub mod app;
 mod backchannel;
 pub mod cli;
+mod flow_check;
 mod http;
 mod routes;
 pub mod settings;

@@ -189,7 +189,8 @@ impl Store {
         }
     }
 
-    /// Deletes what has expired: logins, logout confirmations, spent assertions, codes.
+    /// Deletes what has expired: logins and their steps' state, logout confirmations, spent
+    /// assertions, codes.
     pub fn purge_expired(&self, now: UnixSeconds) -> Result<usize, StoreError> {
         use crate::schema::{auth_sessions, authorization_codes};
         let mut conn = self.conn()?;
@@ -205,6 +206,11 @@ impl Store {
         purged += diesel::delete(
             crate::schema::email_verifications::table
                 .filter(crate::schema::email_verifications::expires_at.le(now - 86_400)),
+        )
+        .execute(&mut conn)?;
+        purged += diesel::delete(
+            crate::schema::login_step_state::table
+                .filter(crate::schema::login_step_state::expires_at.le(now)),
         )
         .execute(&mut conn)?;
         // Codes are kept a day after expiry so a late replay is still recognised as one.

@@ -243,6 +243,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    passkeys (id) {
+        id -> Text,
+        user_pk -> Text,
+        name -> Text,
+        credential_id -> Text,
+        credential -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    otp_devices (id) {
+        id -> Text,
+        user_pk -> Text,
+        name -> Text,
+        secret -> Binary,
+        algorithm -> Text,
+        digits -> Integer,
+        period -> Integer,
+        last_used_step -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_step_state (auth_session_id, step) {
+        auth_session_id -> Text,
+        step -> Text,
+        data -> Binary,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     login_failures,
@@ -263,4 +298,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_verifications,
     first_login_progress,
     otp_mail_codes,
+    passkeys,
+    otp_devices,
+    login_step_state,
 );

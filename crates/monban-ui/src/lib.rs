@@ -20,7 +20,7 @@ pub enum UiError {
 }
 
 /// The pages Monban renders; every theme must have them all.
-pub const REQUIRED_PAGES: [&str; 12] = [
+pub const REQUIRED_PAGES: [&str; 16] = [
     "login",
     "message",
     "form_post",
@@ -33,6 +33,10 @@ pub const REQUIRED_PAGES: [&str; 12] = [
     "user_id_and_method",
     "update_password",
     "otp_mail",
+    "passkey",
+    "register_passkey",
+    "otp_app",
+    "configure_otp",
 ];
 
 /// One locale's texts, key → text.

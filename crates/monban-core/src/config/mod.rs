@@ -12,7 +12,10 @@ pub use realm::{
     parse_realms, ClientAuthentication, ClientConfig, Flows, LockoutPolicy, RealmConfig, RealmMail,
     SigningAlgorithm, TermsConfig, TokenLifetimes, SUPPORTED_LOCALES,
 };
-pub use second_factors::{OtpMailPolicy, SecondFactorMethod, SecondFactors};
+pub use second_factors::{
+    OtpAlgorithm, OtpAppPolicy, OtpMailPolicy, PasskeyPolicy, SecondFactorMethod, SecondFactors,
+    UserVerification,
+};
 pub use server::{
     Argon2Settings, EncryptionKeySource, ServerConfig, ServerOverrides, SmtpConfig, SmtpSecurity,
 };

@@ -1,6 +1,6 @@
 //! `realms/<realm>.toml`: one health society — its title, theme, clients, lifetimes and policies.
 
-use super::second_factors::{OtpMailPolicy, SecondFactors};
+use super::second_factors::{OtpAppPolicy, OtpMailPolicy, PasskeyPolicy, SecondFactors};
 use super::{deserialize, ConfigProblem, FieldPath, ProblemSink};
 use crate::policy::{PasswordPolicy, UserIdPolicy};
 use serde::Deserialize;
@@ -40,6 +40,10 @@ pub struct RealmConfig {
     pub second_factors: SecondFactors,
     #[serde(default)]
     pub otp_mail: OtpMailPolicy,
+    #[serde(default)]
+    pub otp_app: OtpAppPolicy,
+    #[serde(default)]
+    pub passkey: PasskeyPolicy,
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
 }
@@ -390,6 +394,12 @@ impl RealmConfig {
         }
         for (field, message) in self.otp_mail.problems() {
             sink.report(&root.key("otp_mail").key(field), message);
+        }
+        for (field, message) in self.otp_app.problems() {
+            sink.report(&root.key("otp_app").key(field), message);
+        }
+        for (field, message) in self.passkey.problems() {
+            sink.report(&root.key("passkey").key(field), message);
         }
         let mut offered = HashSet::new();
         for (index, method) in self.second_factors.offered.iter().enumerate() {

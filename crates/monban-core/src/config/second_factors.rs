@@ -1,5 +1,6 @@
-//! A realm's second factors (SPEC §4): which methods members may choose, and the rules of the
-//! one-time codes sent by mail.
+//! A realm's second factors (SPEC §4): which methods members may choose, and the rules of each:
+//! passkeys (`[passkey]`), the OTP app (`[otp_app]`) and one-time codes sent by mail
+//! (`[otp_mail]`).
 
 use serde::Deserialize;
 
@@ -92,6 +93,133 @@ impl OtpMailPolicy {
     }
 }
 
+/// Whether a passkey ceremony must verify the member (biometrics, PIN) or only their presence.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum UserVerification {
+    /// The authenticator must verify the member (Keycloak's "required"); the default.
+    #[default]
+    Required,
+    /// Verified where the authenticator can; a security key without a PIN still works.
+    Preferred,
+}
+
+/// `[passkey]`: the WebAuthn relying party (SPEC §4.1). Unset fields follow the server's
+/// `public_url`: the RP ID is its host, the one allowed origin is its origin.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasskeyPolicy {
+    /// The domain passkeys are bound to, e.g. "login.daiwakenpo.example". A passkey made for
+    /// one RP ID never works for another, so changing it strands every enrolled passkey.
+    pub rp_id: Option<String>,
+    /// Origins the browser may run the ceremony on, e.g. ["https://login.daiwakenpo.example"];
+    /// each must be the RP ID or a subdomain of it.
+    pub origins: Vec<String>,
+    pub user_verification: UserVerification,
+}
+
+impl PasskeyPolicy {
+    pub(crate) fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if let Some(rp_id) = &self.rp_id {
+            let valid = !rp_id.is_empty()
+                && rp_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+                && !rp_id.starts_with('.')
+                && !rp_id.ends_with('.');
+            if !valid {
+                problems.push((
+                    "rp_id",
+                    "must be a domain name without scheme or port, e.g. \"login.example.jp\""
+                        .to_string(),
+                ));
+            }
+        }
+        for origin in &self.origins {
+            match url::Url::parse(origin) {
+                Ok(url) if url.path() == "/" && url.query().is_none() && url.host().is_some() => {}
+                _ => problems.push((
+                    "origins",
+                    format!("\"{origin}\" must be an origin, e.g. \"https://login.example.jp\""),
+                )),
+            }
+        }
+        problems
+    }
+}
+
+/// A hash a TOTP app computes codes with.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+pub enum OtpAlgorithm {
+    #[default]
+    SHA1,
+    SHA256,
+    SHA512,
+}
+
+impl OtpAlgorithm {
+    /// The name in `otpauth://` URIs, on the set-up page and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtpAlgorithm::SHA1 => "SHA1",
+            OtpAlgorithm::SHA256 => "SHA256",
+            OtpAlgorithm::SHA512 => "SHA512",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OtpAlgorithm> {
+        [
+            OtpAlgorithm::SHA1,
+            OtpAlgorithm::SHA256,
+            OtpAlgorithm::SHA512,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == text)
+    }
+}
+
+/// `[otp_app]`: the OTP policy of codes from an authenticator app (SPEC §4.2). Devices keep
+/// the settings they were set up with; a change applies to devices set up afterwards.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtpAppPolicy {
+    pub algorithm: OtpAlgorithm,
+    /// 6 or 8.
+    pub digits: u32,
+    /// Seconds each code lasts.
+    pub period: u32,
+    /// Codes this many periods early or late are accepted too (clock drift).
+    pub look_around: u32,
+}
+
+impl Default for OtpAppPolicy {
+    fn default() -> Self {
+        Self {
+            algorithm: OtpAlgorithm::SHA1,
+            digits: 6,
+            period: 30,
+            look_around: 1,
+        }
+    }
+}
+
+impl OtpAppPolicy {
+    pub(crate) fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if !matches!(self.digits, 6 | 8) {
+            problems.push(("digits", "must be 6 or 8".to_string()));
+        }
+        if !(15..=120).contains(&self.period) {
+            problems.push(("period", "must be between 15 and 120 seconds".to_string()));
+        }
+        if self.look_around > 5 {
+            problems.push(("look_around", "must be between 0 and 5 periods".to_string()));
+        }
+        problems
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +234,29 @@ mod tests {
         };
         let fields: Vec<&str> = bad.problems().iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, ["code_seconds", "max_attempts", "resend_seconds"]);
+    }
+
+    #[test]
+    fn otp_app_and_passkey_settings_are_checked() {
+        assert!(OtpAppPolicy::default().problems().is_empty());
+        let bad = OtpAppPolicy {
+            algorithm: OtpAlgorithm::SHA256,
+            digits: 7,
+            period: 5,
+            look_around: 9,
+        };
+        let fields: Vec<&str> = bad.problems().iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, ["digits", "period", "look_around"]);
+        assert!(PasskeyPolicy::default().problems().is_empty());
+        let bad = PasskeyPolicy {
+            rp_id: Some("https://login.example.jp".into()),
+            origins: vec![
+                "login.example.jp".into(),
+                "https://login.example.jp/x".into(),
+            ],
+            user_verification: UserVerification::Preferred,
+        };
+        let fields: Vec<&str> = bad.problems().iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, ["rp_id", "origins", "origins"]);
     }
 }

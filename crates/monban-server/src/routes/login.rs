@@ -145,12 +145,28 @@ fn render_step(
         json!(realm.back_url(Some(&session.request.client_id))),
     );
     page.entry("error").or_insert(Value::Null);
+    // Pages that run a ceremony in the browser (passkeys) load the theme's script, allowed by
+    // a nonce of this response only.
+    let script_nonce = page
+        .get("uses_script")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        .then(monban_oidc::random_token);
+    page.insert("script_nonce".into(), json!(script_nonce));
     let model = pages::frame(
         realm,
         pages::language_links(state, realm, locale, &action),
         Value::Object(page),
     );
-    let mut response = pages::render(state, realm, locale, view.template, status, &model, None);
+    let mut response = pages::render(
+        state,
+        realm,
+        locale,
+        view.template,
+        status,
+        &model,
+        script_nonce.as_deref(),
+    );
     remember_language_switch(state, req, &mut response);
     response
 }
@@ -171,6 +187,7 @@ where
     let realm_name = realm.name.clone();
     let ip = params::peer_ip(req);
     let locale = pages::locale_for(req, realm, &session.request.ui_locales);
+    let login_id = session.id.clone();
     let outcome = web::block(move || {
         let realm = worker.realm(&realm_name).expect("realm exists");
         let engine = Engine {
@@ -184,6 +201,8 @@ where
                 mailer: worker.mailer.as_ref(),
                 locale,
                 ip: ip.as_deref(),
+                login_id: &login_id,
+                secrets: &worker.secrets,
             },
         };
         work(

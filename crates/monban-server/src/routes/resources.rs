@@ -1,4 +1,4 @@
-//! A theme's static files (css, images), and the health check.
+//! A theme's static files (css, scripts, images), and the health check.
 
 use crate::app::AppState;
 use actix_web::{web, HttpResponse};
@@ -18,6 +18,7 @@ pub async fn serve(path: web::Path<(String, String)>, state: web::Data<AppState>
     };
     let content_type = match file.rsplit('.').next() {
         Some("css") => "text/css; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
         Some("svg") => "image/svg+xml",
         Some("png") => "image/png",
         Some("ico") => "image/x-icon",

@@ -1,0 +1,3 @@
+DROP TABLE login_step_state;
+DROP TABLE otp_devices;
+DROP TABLE passkeys;
