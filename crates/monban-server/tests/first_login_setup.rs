@@ -13,11 +13,11 @@ use support::*;
 const PORTAL: (&str, &str) = ("portal", "portal-secret-0123456789");
 
 /// Realm B's order (ajinomotokenpo): birthdate → terms → email → verification → user ID +
-/// method → new password.
-const ORDER_B: &str = r#"["birthdate", "terms", "update-email", "verify-email", "user-id-and-method", "update-password"]"#;
-/// Realm A's order (daiwakenpo): birthdate → terms → user ID + method → new password → email.
-const ORDER_A: &str =
-    r#"["birthdate", "terms", "user-id-and-method", "update-password", "update-email"]"#;
+/// method → new password, then the enrolment of the chosen second factor.
+const ORDER_B: &str = r#"["birthdate", "terms", "update-email", "verify-email", "user-id-and-method", "update-password", "register-passkey", "configure-otp"]"#;
+/// Realm A's order (daiwakenpo): birthdate → terms → user ID + method → new password → email,
+/// then the enrolment of the chosen second factor.
+const ORDER_A: &str = r#"["birthdate", "terms", "user-id-and-method", "update-password", "update-email", "register-passkey", "configure-otp"]"#;
 
 /// Logs in with the temporary credentials and passes the birthdate check and the terms.
 async fn through_birthdate_and_terms(
@@ -197,7 +197,6 @@ async fn realm_b_first_login(backend: Backend) {
             "<code>&lt;</code>（小なり記号）",
             "<code>§</code>（セクション記号）",
             "<label for=\"method\">認証方法 <span class=\"required\">*</span></label>",
-            ">生体認証</option>",
             ">ワンタイムパスワード (OTP) アプリ認証</option>",
             ">ワンタイムパスワード (OTP) メール認証</option>",
         ],
@@ -324,8 +323,10 @@ async fn realm_b_first_login(backend: Backend) {
             assert_lacks(&page, &format!("value=\"{new}\""));
         }
     }
-    // The manual's example of a good password: on to the portal.
-    let response = post(
+    // The manual's example of a good password; then the OTP app the member chose is set up
+    // before the portal (SPEC §3: no method chosen but never enrolled).
+    let setup = post_page(
+        &server,
         &browser,
         &password,
         &[
@@ -334,6 +335,7 @@ async fn realm_b_first_login(backend: Backend) {
         ],
     )
     .await;
+    let (key, response) = set_up_app(&server, &browser, &setup, "iOS", &[]).await;
     assert_eq!(response.status(), 302);
     let code = param(&callback_params(&response), "code")
         .unwrap()
@@ -350,12 +352,18 @@ async fn realm_b_first_login(backend: Backend) {
         200
     );
     let form = open_login_form(&fresh, &server.base, &authorize_url(&server, "portal", &[])).await;
-    assert_eq!(
-        submit_login(&fresh, &form, "MEMBER.NEW1", "d00000000")
+    let otp = parse_login_form(
+        &server.base,
+        &submit_login(&fresh, &form, "MEMBER.NEW1", "d00000000")
             .await
-            .status(),
-        302
+            .text()
+            .await
+            .unwrap(),
     );
+    assert_shows(&otp, &["ワンタイムパスワードの入力"]);
+    server.clock.advance(OTP_PERIOD);
+    let response = post(&fresh, &otp, &[("otp", &code_now(&server, &key))]).await;
+    assert_eq!(response.status(), 302);
 }
 
 async fn realm_a_first_login(backend: Backend) {
@@ -373,7 +381,7 @@ async fn realm_a_first_login(backend: Backend) {
         &server,
         &browser,
         &user_id,
-        &[("user_id", "tmp0000001"), ("method", "passkey")],
+        &[("user_id", "tmp0000001"), ("method", "otp-mail")],
     )
     .await;
     assert_shows(&password, &["パスワードの更新"]);
@@ -403,7 +411,7 @@ async fn realm_a_first_login(backend: Backend) {
         .unwrap();
     assert!(stored.first_login_completed);
     assert!(!stored.temporary_id);
-    assert_eq!(stored.second_factor_method.as_deref(), Some("passkey"));
+    assert_eq!(stored.second_factor_method.as_deref(), Some("otp-mail"));
 }
 
 async fn progress_survives_a_closed_tab_and_a_restart(backend: Backend) {
@@ -419,7 +427,7 @@ async fn progress_survives_a_closed_tab_and_a_restart(backend: Backend) {
         &first,
         &browser,
         &user_id,
-        &[("user_id", "taro.kenpo"), ("method", "passkey")],
+        &[("user_id", "taro.kenpo"), ("method", "otp-app")],
     )
     .await;
     assert_shows(&password, &["パスワードの更新"]);

@@ -29,25 +29,6 @@ async fn start(database: &TestDatabase, sink: &Sink) -> TestServer {
     TestServer::start_configured(database, &realm(), &smtp, &[]).await
 }
 
-/// A member who finished the first login and chose `method`.
-fn member(server: &TestServer, user_id: &str, method: &str) {
-    server.add_member(user_id, "健保 太郎", Some(&format!("{user_id}@kenpo.test")));
-    let user = server
-        .store
-        .find_user_by_user_id("test", user_id)
-        .unwrap()
-        .unwrap();
-    server
-        .store
-        .set_user_id_and_method(&user.id, user_id, Some(method), server.clock_now())
-        .unwrap()
-        .unwrap();
-    server
-        .store
-        .complete_first_login(&user.id, server.clock_now())
-        .unwrap();
-}
-
 /// The code of mail number `count` (1-based), with its subject.
 fn code_in_mail(sink: &Sink, count: usize) -> (String, String) {
     let received = sink.wait_for(count, Duration::from_secs(10));
@@ -64,23 +45,8 @@ fn code_in_mail(sink: &Sink, count: usize) -> (String, String) {
     (code, mail.subject)
 }
 
-async fn page(server: &TestServer, response: reqwest::Response) -> LoginForm {
-    assert_eq!(response.status(), 200);
-    parse_login_form(&server.base, &response.text().await.unwrap())
-}
-
 fn shows(form: &LoginForm, text: &str) -> bool {
     form.html.contains(text)
-}
-
-/// Password accepted; the OTP-mail page.
-async fn to_otp_page(server: &TestServer, browser: &reqwest::Client, user_id: &str) -> LoginForm {
-    let form = open_login_form(browser, &server.base, &authorize_url(server, "portal", &[])).await;
-    page(
-        server,
-        submit_login(browser, &form, user_id, PASSWORD).await,
-    )
-    .await
 }
 
 async fn otp_mail(backend: Backend) {
@@ -89,11 +55,11 @@ async fn otp_mail(backend: Backend) {
     };
     let sink = Sink::start(Refuse::Nothing);
     let server = start(&database, &sink).await;
-    member(&server, "member0001", "otp-mail");
-    member(&server, "member0002", "otp-app");
+    server.add_member_who_chose("member0001", "otp-mail");
+    server.add_member_who_chose("member0002", "otp-app");
 
     let browser = browser();
-    let otp = to_otp_page(&server, &browser, "member0001").await;
+    let otp = after_password(&server, &browser, "member0001").await;
     for text in [
         "<h2 class=\"page-title\">ワンタイムパスワード (OTP) メール認証</h2>",
         "受信したワンタイムパスワードを入力してください。",
@@ -130,20 +96,17 @@ async fn otp_mail(backend: Backend) {
     let tokens = exchange(&server, PORTAL, &code_param).await;
     let claims = jwt_part(tokens["id_token"].as_str().unwrap(), 1);
     assert_eq!(claims["acr"], "2");
-    let amr: Vec<&str> = claims["amr"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let amr = amr(&claims);
     assert!(
-        amr.contains(&"pwd") && amr.contains(&"otp") && amr.contains(&"mfa"),
+        ["pwd", "otp", "mfa"]
+            .iter()
+            .all(|m| amr.iter().any(|a| a == m)),
         "{amr:?}"
     );
 
     // A used code never works again: the next login mails a new one and refuses the old.
     let browser = support::browser();
-    let otp = to_otp_page(&server, &browser, "member0001").await;
+    let otp = after_password(&server, &browser, "member0001").await;
     let (fresh, _) = code_in_mail(&sink, 2);
     if fresh != code {
         let retry = page(&server, post(&browser, &otp, &[("otp", &code)]).await).await;

@@ -3,8 +3,11 @@
 
 #![allow(dead_code)]
 
+mod otp_app;
 mod set_up;
-// Not every test file drives the set-up pages.
+// Not every test file drives the set-up pages or the OTP app.
+#[allow(unused_imports)]
+pub use otp_app::*;
 #[allow(unused_imports)]
 pub use set_up::*;
 
@@ -230,6 +233,24 @@ impl TestServer {
 
     pub fn issuer(&self) -> String {
         format!("{}/realms/test", self.base)
+    }
+
+    /// Adds a member with [`PASSWORD`] and an address, past the first login, who chose the
+    /// second factor `method`; returns their internal id.
+    pub fn add_member_who_chose(&self, user_id: &str, method: &str) -> String {
+        self.add_member(user_id, "健保 太郎", Some(&format!("{user_id}@kenpo.test")));
+        let user = self
+            .store
+            .find_user_by_user_id("test", user_id)
+            .unwrap()
+            .unwrap();
+        let now = self.clock.now();
+        self.store
+            .set_user_id_and_method(&user.id, user_id, Some(method), now)
+            .unwrap()
+            .unwrap();
+        self.store.complete_first_login(&user.id, now).unwrap();
+        user.id
     }
 
     /// Adds a member with [`PASSWORD`].

@@ -7,14 +7,15 @@ use monban_smtp_sink::Sink;
 /// The test realm's terms of use, version 1.
 pub const TERMS_V1: &str = "テスト健保 利用規約 第1版\n第1条 本サービスは加入者のためのものです。";
 
-/// The test realm with `order` as its first-login steps, OTP mail after the password, terms,
-/// a sender and all three second factors offered.
+/// The test realm with `order` as its first-login steps, the three second factors offered
+/// and asked after the password, terms and a sender. The test server runs on 127.0.0.1, which
+/// WebAuthn refuses as an RP ID: the realm names its own.
 pub fn set_up_realm(order: &str) -> String {
     realm_toml(REDIRECT)
         + &format!(
             r#"
 [flows]
-browser = ["password", "otp-mail"]
+browser = ["password", "passkey", "otp-app", "otp-mail"]
 first_login = {order}
 
 [terms]
@@ -26,6 +27,10 @@ verify_email_link_seconds = 600
 
 [second_factors]
 offered = ["passkey", "otp-app", "otp-mail"]
+
+[passkey]
+rp_id = "localhost"
+origins = ["https://localhost:8443"]
 "#
         )
 }
@@ -70,6 +75,36 @@ pub async fn post_page(
     let response = post(browser, form, fields).await;
     assert_eq!(response.status(), 200, "after {fields:?}");
     parse_login_form(&server.base, &response.text().await.unwrap())
+}
+
+/// The login page `response` shows (not a redirect).
+pub async fn page(server: &TestServer, response: reqwest::Response) -> LoginForm {
+    assert_eq!(response.status(), 200);
+    parse_login_form(&server.base, &response.text().await.unwrap())
+}
+
+/// Logs in to the portal client with [`PASSWORD`]; the page after the password.
+pub async fn after_password(
+    server: &TestServer,
+    browser: &reqwest::Client,
+    user_id: &str,
+) -> LoginForm {
+    let form = open_login_form(browser, &server.base, &authorize_url(server, "portal", &[])).await;
+    page(
+        server,
+        submit_login(browser, &form, user_id, PASSWORD).await,
+    )
+    .await
+}
+
+/// The `amr` claim of ID-token claims.
+pub fn amr(claims: &serde_json::Value) -> Vec<String> {
+    claims["amr"]
+        .as_array()
+        .expect("an amr claim")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
 }
 
 pub fn assert_shows(page: &LoginForm, texts: &[&str]) {
