@@ -63,7 +63,7 @@ function assertHeader(header) {
 function writeServerConfig(dir, monbanPort, { smtpPort } = {}) {
   writeFileSync(join(dir, 'monban.toml'), `# Written by tests/browser/harness.js
 listen = ${toml(`127.0.0.1:${monbanPort}`)}
-public_url = ${toml(`http://127.0.0.1:${monbanPort}`)}
+public_url = ${toml(`http://localhost:${monbanPort}`)}
 database_url = ${toml(`sqlite://${join(dir, 'monban.db')}`)}
 themes_dir = ${toml(join(REPO, 'themes'))}
 
@@ -86,7 +86,7 @@ from = "monban@example.test"
 `}`);
 }
 
-function writeDemoRealm(dir, portalPort, { loginSeconds = 1800 } = {}) {
+function writeDemoRealm(dir, portalPort, { loginSeconds = 1800, extra = '' } = {}) {
   const portal = `http://127.0.0.1:${portalPort}`;
   mkdirSync(join(dir, 'realms'));
   writeFileSync(join(dir, 'realms', 'demo.toml'), `# Written by tests/browser/harness.js, after config/realms/demo.toml
@@ -133,7 +133,7 @@ redirect_uris = [${toml(`${portal}/callback`)}]
 post_logout_redirect_uris = [${toml(`${portal}/`)}]
 base_url = ${toml(`${portal}/`)}
 id_token_signed_response_alg = "RS256"
-`);
+${extra}`);
 }
 
 /**
@@ -162,11 +162,12 @@ const mailFile = (n) => `${String(n).padStart(4, '0')}.json`;
  * Starts Monban, the portal and Chromium. Call `stop()` in `after` whatever happened; it prints
  * the servers' output when `failed` is true (or when starting failed).
  *
- * Without `realm`: the `demo` realm written here, with `members`. With `realm` (a key of
- * EXAMPLE_REALMS): that example realm of config/, its terms and its members
- * (`stack.members`), and an SMTP sink whose mails `stack.nextMail()` returns.
+ * Without `realm`: the `demo` realm written here, with `members` and `demoRealmExtra` (TOML
+ * tables, e.g. `[flows]`) at its end. With `realm` (a key of EXAMPLE_REALMS): that example
+ * realm of config/, its terms and its members (`stack.members`), and an SMTP sink whose mails
+ * `stack.nextMail()` returns.
  */
-export async function startStack({ members = MEMBERS, loginSeconds, realm } = {}) {
+export async function startStack({ members = MEMBERS, loginSeconds, realm, demoRealmExtra } = {}) {
   const stack = {
     dir: mkdtempSync(join(tmpdir(), 'monban-browser-')),
     realm: realm ?? 'demo',
@@ -201,6 +202,19 @@ export async function startStack({ members = MEMBERS, loginSeconds, realm } = {}
       while (existsSync(join(this.mailDir, mailFile(count + 1)))) count += 1;
       return count;
     },
+    /**
+     * Runs the `monban` CLI on this stack's configuration and database, as the society's admin
+     * would (e.g. `'user', 'require-action', '--realm', 'demo', …`); returns its output.
+     */
+    async monban(...args) {
+      try {
+        const { stdout } = await promisify(execFile)(binary('monban'), ['--config-dir', this.dir, ...args],
+          { env: childEnv({}) });
+        return stdout;
+      } catch (error) {
+        throw new Error(`monban ${args.join(' ')} failed: ${error.message}\n${error.stdout ?? ''}${error.stderr ?? ''}`);
+      }
+    },
     /** Prints what the servers wrote (call on failure). */
     report() {
       for (const child of this.children) {
@@ -218,13 +232,17 @@ export async function startStack({ members = MEMBERS, loginSeconds, realm } = {}
     const monban = binary('monban');
     const portal = binary('monban-portal-demo');
     const [monbanPort, portalPort] = [await freePort(), await freePort()];
-    stack.monbanUrl = `http://127.0.0.1:${monbanPort}`;
+    // localhost, not 127.0.0.1: passkeys are bound to a domain name (WebAuthn refuses IP
+    // addresses as relying-party IDs), and http://localhost is a secure context.
+    stack.monbanUrl = `http://localhost:${monbanPort}`;
     stack.portalUrl = `http://127.0.0.1:${portalPort}`;
     stack.issuer = `${stack.monbanUrl}/realms/${stack.realm}`;
     let csv;
     let smtpPort;
     if (realm) {
-      if (loginSeconds !== undefined) throw new Error('loginSeconds is for the demo realm only');
+      if (loginSeconds !== undefined || demoRealmExtra !== undefined) {
+        throw new Error('loginSeconds and demoRealmExtra are for the demo realm only');
+      }
       stack.mailDir = join(stack.dir, 'mail');
       const sink = new Child('monban-smtp-sink', binary('monban-smtp-sink'), ['--dir', stack.mailDir], {});
       stack.children.push(sink);
@@ -232,7 +250,7 @@ export async function startStack({ members = MEMBERS, loginSeconds, realm } = {}
       copyExampleRealm(stack.dir, realm, stack.portalUrl);
       csv = join(REPO, 'config', 'members', `${realm}.csv`);
     } else {
-      writeDemoRealm(stack.dir, portalPort, { loginSeconds });
+      writeDemoRealm(stack.dir, portalPort, { loginSeconds, extra: demoRealmExtra });
       csv = join(stack.dir, 'members.csv');
       writeFileSync(csv, membersCsv(members));
     }

@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MEMBERS, newContext, screenshot, startStack } from './harness.js';
+import { submitAndWait } from './set-up.js';
 
 const [TARO, HANAKO] = MEMBERS;
 const INVALID_CREDENTIALS = '無効なユーザIDまたはパスワードです。';
@@ -48,14 +49,6 @@ async function assertVisible(locator, what) {
   await locator.waitFor({ state: 'visible', timeout: 5_000 }).catch(() => {});
   assert.equal(await locator.count(), 1, `exactly one ${what}`);
   assert.ok(await locator.isVisible(), `${what} is visible`);
-}
-
-/** Clicks `submit` and waits until the page it led to replaced the current one. */
-async function submitAndWait(page, submit) {
-  await page.evaluate(() => { window.__beforeSubmit = true; });
-  await submit.click();
-  await page.waitForFunction(() => !window.__beforeSubmit);
-  await page.waitForLoadState();
 }
 
 async function submitLogin(page, userId, password) {
