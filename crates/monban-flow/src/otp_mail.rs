@@ -13,7 +13,6 @@ use crate::FlowError;
 use monban_core::config::SecondFactorMethod;
 use monban_mail::MailKind;
 use monban_oidc::random_digits;
-use monban_store::sealed::digest;
 use monban_store::{OtpMailCheck, User};
 use serde_json::json;
 use subtle::ConstantTimeEq;
@@ -29,9 +28,11 @@ fn view(sent: bool, message: Option<&'static str>) -> StepView {
     }
 }
 
-/// The digest stored for a code: bound to the member, so equal codes of two members differ.
-fn code_digest(user: &User, code: &str) -> String {
-    digest(&format!("{}:{code}", user.id))
+/// What is stored for a code: a keyed digest (a plain one of a 6-digit code is reversed by
+/// trying them all), bound to the member, so equal codes of two members differ.
+fn code_digest(ctx: &StepContext<'_>, user: &User, code: &str) -> String {
+    ctx.secrets
+        .keyed_digest(&format!("otp-mail-code:{}", user.id), code)
 }
 
 impl OtpMailAuthenticator {
@@ -49,7 +50,7 @@ impl OtpMailAuthenticator {
         let code = random_digits(CODE_DIGITS);
         ctx.store.replace_otp_mail_code(
             &user.id,
-            &code_digest(user, &code),
+            &code_digest(ctx, user, &code),
             now,
             now + policy.code_seconds,
         )?;
@@ -136,7 +137,7 @@ impl Authenticator for OtpMailAuthenticator {
         if !well_formed(&typed, CODE_DIGITS) {
             return Ok(StepOutcome::Retry(view(true, Some("otp_invalid"))));
         }
-        let given = code_digest(&user, &typed);
+        let given = code_digest(ctx, &user, &typed);
         let checked = ctx.store.check_otp_mail_code(
             &user.id,
             ctx.realm.otp_mail.max_attempts,

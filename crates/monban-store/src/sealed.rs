@@ -1,8 +1,11 @@
 //! Secrets at rest. Private signing keys (and later OTP secrets) are sealed with AES-256-GCM
 //! under a key that lives outside the database, so a copy of the database alone reveals none.
-//! Bearer secrets that only need to be recognised (session cookies, codes) are kept as digests.
+//! Bearer secrets that only need to be recognised (session cookies, codes) are kept as digests;
+//! short ones, whose every value could be tried (a 6-digit mailed code), as keyed digests.
 
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use ring::hkdf::{Salt, HKDF_SHA256};
+use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -18,6 +21,8 @@ pub enum SealError {
 /// Seals and opens values with the installation's at-rest key.
 pub struct SecretBox {
     key: LessSafeKey,
+    /// Derived from the at-rest key, so that sealing and digesting never share a key.
+    digest_key: hmac::Key,
     random: SystemRandom,
 }
 
@@ -35,8 +40,14 @@ impl SecretBox {
             return Err(SealError::BadKey);
         }
         let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| SealError::BadKey)?;
+        let digest_key = Salt::new(HKDF_SHA256, b"monban at-rest key")
+            .extract(bytes)
+            .expand(&[b"keyed digest"], hmac::HMAC_SHA256)
+            .map_err(|_| SealError::BadKey)?
+            .into();
         Ok(Self {
             key: LessSafeKey::new(key),
+            digest_key,
             random: SystemRandom::new(),
         })
     }
@@ -86,10 +97,27 @@ impl SecretBox {
     }
 }
 
+impl SecretBox {
+    /// HMAC-SHA256 of `secret` under a key derived from the at-rest key, hex-encoded, bound to
+    /// `context`. For secrets too short for a plain digest: all 10^6 six-digit codes are hashed
+    /// in a moment, so a copy of the database alone must not tell which one is live.
+    pub fn keyed_digest(&self, context: &str, secret: &str) -> String {
+        let mut signing = hmac::Context::with_key(&self.digest_key);
+        // The length prefix keeps ("a:b", "c") and ("a", "b:c") apart.
+        signing.update(&(context.len() as u64).to_be_bytes());
+        signing.update(context.as_bytes());
+        signing.update(secret.as_bytes());
+        hex(signing.sign().as_ref())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// SHA-256 of a bearer secret, hex-encoded: what the database keeps instead of the secret.
 pub fn digest(secret: &str) -> String {
-    let hash = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
-    hash.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex(ring::digest::digest(&ring::digest::SHA256, secret.as_bytes()).as_ref())
 }
 
 #[cfg(test)]
@@ -108,6 +136,25 @@ mod tests {
         assert_eq!(
             SecretBox::from_base64("c2hvcnQ=").err(),
             Some(SealError::BadKey)
+        );
+    }
+
+    #[test]
+    fn keyed_digests_need_the_key_and_differ_by_context() {
+        let key = SecretBox::generate_key_base64().unwrap();
+        let sealer = SecretBox::from_base64(&key).unwrap();
+        let again = SecretBox::from_base64(&key).unwrap();
+        let other = SecretBox::from_base64(&SecretBox::generate_key_base64().unwrap()).unwrap();
+        let code = sealer.keyed_digest("member-1", "123456");
+        assert_eq!(code.len(), 64);
+        assert_eq!(code, again.keyed_digest("member-1", "123456"));
+        assert_ne!(code, other.keyed_digest("member-1", "123456"));
+        assert_ne!(code, sealer.keyed_digest("member-2", "123456"));
+        assert_ne!(code, sealer.keyed_digest("member-1", "123457"));
+        assert_ne!(code, digest("member-1:123456"));
+        assert_ne!(
+            sealer.keyed_digest("a:b", "c"),
+            sealer.keyed_digest("a", "b:c")
         );
     }
 
