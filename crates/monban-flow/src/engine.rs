@@ -22,12 +22,24 @@ use std::sync::Arc;
 /// Where a login stands after a request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Progress {
-    /// Show this page.
+    /// Show this page: the login's current page, or the same step's page answering a form
+    /// (its errors).
     Show(StepView),
+    /// A form moved the login on. Its next page is shown by asking for the current page
+    /// again, so the answer to the post is a redirect and a reload does not post again (the
+    /// member reloads the tab after verifying the address elsewhere, SPEC §3.4).
+    Moved,
     /// Every step is done: open the SSO session for this member.
     Complete(Member),
     /// The member declined: end the login with `access_denied`.
     Denied,
+}
+
+/// What moving the login on came to.
+enum Advanced {
+    /// The next step is saved in the auth session; its page is not made yet.
+    Saved,
+    Complete(Member),
 }
 
 pub struct Engine<'a> {
@@ -109,7 +121,8 @@ impl Engine<'_> {
                     let member = member.ok_or_else(|| {
                         FlowError::Corrupt("the first step must apply to everyone".into())
                     })?;
-                    return self.after_authenticator(flows, session, step, member);
+                    let advanced = self.after_authenticator(flows, session, step, member)?;
+                    return self.show(flows, session, advanced);
                 }
                 Ok(Progress::Show(authenticator.page(
                     &self.ctx,
@@ -136,7 +149,8 @@ impl Engine<'_> {
                         self.action(&still[0])?.page(&self.ctx, &user)?,
                     ));
                 }
-                self.continue_with(flows, session, member, still)
+                let advanced = self.continue_with(flows, session, member, still)?;
+                self.show(flows, session, advanced)
             }
         }
     }
@@ -171,7 +185,8 @@ impl Engine<'_> {
                         )))
                     }
                 };
-                self.after_authenticator(flows, session, step, member)
+                let advanced = self.after_authenticator(flows, session, step, member)?;
+                Ok(Self::moved(advanced))
             }
             AuthSessionState::RequiredActions { member, remaining } => {
                 let user = self.user(&member)?;
@@ -191,7 +206,8 @@ impl Engine<'_> {
                             .require_action(&user.id, first, self.ctx.clock.now())?;
                         let mut rest = vec![first.to_string()];
                         rest.extend(remaining.iter().cloned());
-                        self.continue_with(flows, session, member, rest)
+                        let advanced = self.continue_with(flows, session, member, rest)?;
+                        Ok(Self::moved(advanced))
                     }
                     StepOutcome::Done { amr } => {
                         let now = self.ctx.clock.now();
@@ -212,10 +228,32 @@ impl Engine<'_> {
                                 rest.push(later.clone());
                             }
                         }
-                        self.continue_with(flows, session, member, rest)
+                        let advanced = self.continue_with(flows, session, member, rest)?;
+                        Ok(Self::moved(advanced))
                     }
                 }
             }
+        }
+    }
+
+    /// The answer to a form that moved the login on: no page yet (see [`Progress::Moved`]).
+    fn moved(advanced: Advanced) -> Progress {
+        match advanced {
+            Advanced::Saved => Progress::Moved,
+            Advanced::Complete(member) => Progress::Complete(member),
+        }
+    }
+
+    /// The page after moving on while showing the current page (a step passed over).
+    fn show(
+        &self,
+        flows: &FlowStore<'_>,
+        session: &mut AuthSession,
+        advanced: Advanced,
+    ) -> Result<Progress, FlowError> {
+        match advanced {
+            Advanced::Saved => self.current(flows, session),
+            Advanced::Complete(member) => Ok(Progress::Complete(member)),
         }
     }
 
@@ -239,7 +277,7 @@ impl Engine<'_> {
         session: &mut AuthSession,
         step: usize,
         member: Member,
-    ) -> Result<Progress, FlowError> {
+    ) -> Result<Advanced, FlowError> {
         for next in step + 1..self.browser_flow().len() {
             if self
                 .authenticator(next)?
@@ -253,7 +291,7 @@ impl Engine<'_> {
                     },
                     self.deadline(),
                 )?;
-                return self.current(flows, session);
+                return Ok(Advanced::Saved);
             }
         }
         let remaining = self.pending_actions(&member)?;
@@ -286,19 +324,19 @@ impl Engine<'_> {
         session: &mut AuthSession,
         member: Member,
         remaining: Vec<String>,
-    ) -> Result<Progress, FlowError> {
+    ) -> Result<Advanced, FlowError> {
         if remaining.is_empty() {
             // Whatever the first login asked of the member is done.
             self.ctx
                 .store
                 .complete_first_login(&member.user_pk, self.ctx.clock.now())?;
-            return Ok(Progress::Complete(member));
+            return Ok(Advanced::Complete(member));
         }
         flows.save_state(
             session,
             AuthSessionState::RequiredActions { member, remaining },
             self.deadline(),
         )?;
-        self.current(flows, session)
+        Ok(Advanced::Saved)
     }
 }

@@ -5,7 +5,7 @@ use super::oidc::{current_sso_session, deliver, issue_code_and_deliver, log_fail
 use super::pages::{self, MessagePage};
 use crate::app::AppState;
 use crate::http::{cookies, params};
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use monban_core::config::RealmConfig;
 use monban_flow::{
@@ -233,6 +233,16 @@ async fn follow(
 ) -> HttpResponse {
     match progress {
         Progress::Show(view) => render_step(state, req, realm, &session, view, status),
+        // Post/redirect/get: the next page is a GET of the login's address, so reloading it
+        // (as the member does after verifying the address on another device) asks again
+        // instead of posting the last form once more.
+        Progress::Moved => HttpResponse::SeeOther()
+            .insert_header((
+                header::LOCATION,
+                login_url(&realm.name, &session.id, &session.request.client_id),
+            ))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
         Progress::Complete(member) => complete_login(state, req, realm, session, member).await,
         Progress::Denied => deny_login(state, req, realm, session).await,
     }

@@ -299,17 +299,41 @@ pub fn write_config(dir: &Path, realm: &str) {
     std::fs::write(dir.join("realms/test.toml"), realm).unwrap();
 }
 
-/// A browser: keeps cookies, does not follow redirects (the test looks at each one).
+/// A browser: keeps cookies, and follows only the redirect from a login form that moved the
+/// login on to the login's next page (post/redirect/get), as a browser does; every other
+/// redirect is for the test to look at.
 pub fn browser() -> reqwest::Client {
     browser_with_jar().0
 }
 
 /// A browser whose cookie jar the test can read and fill.
 pub fn browser_with_jar() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
+    browser_following(reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.status() == reqwest::StatusCode::SEE_OTHER
+            && attempt
+                .url()
+                .path()
+                .ends_with("/login-actions/authenticate")
+        {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    }))
+}
+
+/// A browser that follows no redirect at all, for tests of the redirects themselves.
+pub fn browser_stopping_at_every_redirect() -> reqwest::Client {
+    browser_following(reqwest::redirect::Policy::none()).0
+}
+
+fn browser_following(
+    policy: reqwest::redirect::Policy,
+) -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
     let jar = Arc::new(reqwest::cookie::Jar::default());
     let client = reqwest::Client::builder()
         .cookie_provider(jar.clone())
-        .redirect(reqwest::redirect::Policy::none())
+        .redirect(policy)
         .build()
         .unwrap();
     (client, jar)
