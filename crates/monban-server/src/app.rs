@@ -3,7 +3,7 @@
 use crate::routes;
 use crate::settings::Settings;
 use actix_web::{web, App, HttpServer};
-use monban_core::config::RealmConfig;
+use monban_core::config::{RateLimits, RealmConfig};
 use monban_core::password_hash::PasswordHasher;
 use monban_core::{Clock, SystemClock};
 use monban_flow::Steps;
@@ -32,6 +32,9 @@ pub struct AppState {
     pub secrets: Arc<SecretBox>,
     /// Cookies get `Secure` when Monban is reached over https.
     pub secure_cookies: bool,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub rate_limits: RateLimits,
 }
 
 impl AppState {
@@ -96,6 +99,8 @@ pub fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result
         clock,
         secrets: sealer,
         secure_cookies: settings.server.is_https(),
+        trusted_proxies: settings.server.trusted_proxy_networks(),
+        rate_limits: settings.server.rate_limits.clone(),
     })
 }
 

@@ -14,6 +14,7 @@ mod logout;
 mod otp_devices;
 mod otp_mail;
 mod passkeys;
+mod rate_limits;
 mod refresh;
 pub mod schema;
 pub mod sealed;

@@ -190,7 +190,7 @@ impl Store {
     }
 
     /// Deletes what has expired: logins and their steps' state, logout confirmations, spent
-    /// assertions, codes.
+    /// assertions, codes, rate-limit windows of yesterday.
     pub fn purge_expired(&self, now: UnixSeconds) -> Result<usize, StoreError> {
         use crate::schema::{auth_sessions, authorization_codes};
         let mut conn = self.conn()?;
@@ -211,6 +211,11 @@ impl Store {
         purged += diesel::delete(
             crate::schema::login_step_state::table
                 .filter(crate::schema::login_step_state::expires_at.le(now)),
+        )
+        .execute(&mut conn)?;
+        purged += diesel::delete(
+            crate::schema::rate_limit_hits::table
+                .filter(crate::schema::rate_limit_hits::window_start.lt(now - 86_400)),
         )
         .execute(&mut conn)?;
         // Codes are kept a day after expiry so a late replay is still recognised as one.

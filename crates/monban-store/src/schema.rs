@@ -278,6 +278,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    rate_limit_hits (bucket, window_start) {
+        bucket -> Text,
+        window_start -> BigInt,
+        hits -> Integer,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     login_failures,
@@ -301,4 +309,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     passkeys,
     otp_devices,
     login_step_state,
+    rate_limit_hits,
 );

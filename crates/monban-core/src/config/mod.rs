@@ -17,7 +17,8 @@ pub use second_factors::{
     UserVerification,
 };
 pub use server::{
-    Argon2Settings, EncryptionKeySource, ServerConfig, ServerOverrides, SmtpConfig, SmtpSecurity,
+    Argon2Settings, EncryptionKeySource, RateLimits, ServerConfig, ServerOverrides, SmtpConfig,
+    SmtpSecurity,
 };
 
 use std::fmt;

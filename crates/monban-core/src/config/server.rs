@@ -27,6 +27,33 @@ pub struct ServerConfig {
     /// For demos and development only: instead of sending mail, write each one as a `.eml`
     /// file into this directory. Not together with `[smtp]`.
     pub mail_drop_dir: Option<PathBuf>,
+    /// Load balancers and reverse proxies in front of Monban (addresses or CIDR ranges): only
+    /// from them is `X-Forwarded-For` believed, to learn the client's address.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+}
+
+/// What one client network may ask for in a while, counted across all instances. A network
+/// is an IPv4 address or an IPv6 /64 (what one household or office is given).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    /// Form posts to the pages of a login (the password, codes, set-up pages) per minute; 0
+    /// turns the limit off. Members of one employer often share one office address, so the
+    /// default leaves room for a busy morning while stopping a password spray across accounts
+    /// (each account's own lockout stops guessing at one account).
+    #[serde(default = "default_login_posts_per_minute")]
+    pub login_posts_per_minute: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            login_posts_per_minute: default_login_posts_per_minute(),
+        }
+    }
 }
 
 /// Where the key that encrypts secrets at rest (private signing keys, OTP secrets) comes from.
@@ -118,6 +145,19 @@ fn default_parallelism() -> u32 {
 fn default_smtp_port() -> u16 {
     587
 }
+fn default_login_posts_per_minute() -> u32 {
+    300
+}
+
+/// An address or CIDR range of `trusted_proxies`; a bare address is a range of one.
+fn parse_network(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>().ok().or_else(|| {
+        text.parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    })
+}
 
 /// Values from the environment that take precedence over the file.
 #[derive(Debug, Clone, Default)]
@@ -202,6 +242,14 @@ impl ServerConfig {
                 "cannot be used together with [smtp]: choose one way for mail to leave",
             );
         }
+        for (index, proxy) in self.trusted_proxies.iter().enumerate() {
+            if parse_network(proxy).is_none() {
+                sink.report(
+                    &root.key("trusted_proxies").index(index),
+                    "must be an IP address or a CIDR range, e.g. 10.0.0.0/8",
+                );
+            }
+        }
         if let Some(smtp) = &self.smtp {
             if smtp.host.trim().is_empty() {
                 sink.report(&root.key("smtp").key("host"), "must not be empty");
@@ -215,6 +263,14 @@ impl ServerConfig {
     /// The issuer identifier of a realm.
     pub fn issuer(&self, realm: &str) -> String {
         format!("{}/realms/{}", self.public_url, realm)
+    }
+
+    /// The networks of `trusted_proxies` (all valid once parsed).
+    pub fn trusted_proxy_networks(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| parse_network(p))
+            .collect()
     }
 
     /// Whether cookies must be marked `Secure`.
@@ -239,6 +295,32 @@ mod tests {
         assert_eq!(config.database_url, "sqlite://data/monban.db");
         assert_eq!(config.password_hashing.memory_kib, 19456);
         assert_eq!(config.issuer("demo"), "http://localhost:8080/realms/demo");
+        assert_eq!(config.rate_limits.login_posts_per_minute, 300);
+        assert!(config.trusted_proxy_networks().is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        let text = "trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\", \"fd00::/8\"]\n\
+                    [encryption_key]\nenv = \"KEY\"\n";
+        let config = ServerConfig::parse("monban.toml", text, &Default::default()).unwrap();
+        let networks: Vec<String> = config
+            .trusted_proxy_networks()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(networks, ["10.0.0.0/8", "192.0.2.7/32", "fd00::/8"]);
+
+        let text = "trusted_proxies = [\"10.0.0.0/8\", \"the balancer\"]\n\
+                    [encryption_key]\nenv = \"KEY\"\n";
+        let problems = ServerConfig::parse("monban.toml", text, &Default::default()).unwrap_err();
+        let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert!(
+            rendered
+                .iter()
+                .any(|p| p.starts_with("monban.toml:1: trusted_proxies[1]:")),
+            "{rendered:?}"
+        );
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub fn form(req: &HttpRequest, body: &[u8]) -> Option<Params> {
 /// The first value of a parameter, if present and not empty.
 pub use monban_oidc::param as first;
 
-/// The client's address as the socket saw it (no proxy headers are trusted).
+/// The client's address: the socket's peer, or what a trusted proxy says it forwarded for.
 pub fn peer_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
+    super::client_address::of(req).map(|ip| ip.to_string())
 }

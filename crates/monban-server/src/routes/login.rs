@@ -4,7 +4,7 @@
 use super::oidc::{current_sso_session, deliver, issue_code_and_deliver, log_failure, login_url};
 use super::pages::{self, MessagePage};
 use crate::app::AppState;
-use crate::http::{cookies, params};
+use crate::http::{cookies, params, rate_limit};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use monban_core::config::RealmConfig;
@@ -324,6 +324,11 @@ pub async fn submit(
         return pages::not_found(req, state).await;
     };
     let address = address(&req);
+    if let Err(refusal) =
+        rate_limit::login_post(&state, &req, realm, address.client_id.as_deref()).await
+    {
+        return refusal;
+    }
     let session = match load_session(&state, &req, realm, address.session_id).await {
         Ok(Some(session)) => session,
         Ok(None) => return gone(&state, &req, realm, address.client_id.as_deref()).await,
