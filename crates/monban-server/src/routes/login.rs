@@ -4,7 +4,8 @@
 use super::oidc::{current_sso_session, deliver, issue_code_and_deliver, log_failure, login_url};
 use super::pages::{self, MessagePage};
 use crate::app::AppState;
-use crate::http::{cookies, params, rate_limit};
+use crate::http::rate_limit::{self, Verdict};
+use crate::http::{client_address, cookies, headers, params};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use monban_core::config::RealmConfig;
@@ -236,12 +237,11 @@ async fn follow(
         // Post/redirect/get: the next page is a GET of the login's address, so reloading it
         // (as the member does after verifying the address on another device) asks again
         // instead of posting the last form once more.
-        Progress::Moved => HttpResponse::SeeOther()
+        Progress::Moved => headers::secure(&mut HttpResponse::SeeOther())
             .insert_header((
                 header::LOCATION,
                 login_url(&realm.name, &session.id, &session.request.client_id),
             ))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish(),
         Progress::Complete(member) => complete_login(state, req, realm, session, member).await,
         Progress::Denied => deny_login(state, req, realm, session).await,
@@ -324,9 +324,7 @@ pub async fn submit(
         return pages::not_found(req, state).await;
     };
     let address = address(&req);
-    if let Err(refusal) =
-        rate_limit::login_post(&state, &req, realm, address.client_id.as_deref()).await
-    {
+    if let Err(refusal) = within_rate_limit(&state, &req, realm, &address).await {
         return refusal;
     }
     let session = match load_session(&state, &req, realm, address.session_id).await {
@@ -361,6 +359,43 @@ pub async fn submit(
         }
         Err(response) => response,
     }
+}
+
+/// Past `[rate_limits] login_posts_per_minute` from the client's network, the post is not
+/// looked at: a 429 page says to wait, for as long as `Retry-After` says.
+async fn within_rate_limit(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    realm: &RealmConfig,
+    address: &LoginAddress,
+) -> Result<(), HttpResponse> {
+    let worker = state.clone();
+    let client = client_address::of(req);
+    let counted = web::block(move || rate_limit::count_login_post(&worker, client)).await;
+    let retry_after = match counted {
+        Ok(Ok(Verdict::Allowed)) => return Ok(()),
+        Ok(Ok(Verdict::Paused { retry_after })) => retry_after,
+        other => {
+            log_failure("counting a rate limit", other);
+            return Err(pages::server_error());
+        }
+    };
+    let mut refusal = pages::message(
+        state,
+        req,
+        realm,
+        StatusCode::TOO_MANY_REQUESTS,
+        MessagePage {
+            title_key: "rate_limited_title",
+            message_key: "rate_limited",
+            is_error: true,
+            back_url: realm.back_url(address.client_id.as_deref()),
+        },
+    );
+    refusal
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+    Err(refusal)
 }
 
 /// Every step is done: open the SSO session (replacing this browser's previous one) and

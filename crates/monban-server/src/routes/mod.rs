@@ -5,7 +5,7 @@ mod email_link;
 mod login;
 mod logout;
 mod oidc;
-pub(crate) mod pages;
+mod pages;
 mod resources;
 
 use crate::http::params::MAX_FORM_BYTES;
