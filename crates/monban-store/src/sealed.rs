@@ -1,5 +1,6 @@
-//! Secrets at rest. Private signing keys (and later OTP secrets) are sealed with AES-256-GCM
-//! under a key that lives outside the database, so a copy of the database alone reveals none.
+//! Secrets at rest. Private signing keys, OTP-app keys and login-step state are sealed with
+//! AES-256-GCM under a key that lives outside the database, so a copy of the database alone
+//! reveals none.
 //! Bearer secrets that only need to be recognised (session cookies, codes) are kept as digests;
 //! short ones, whose every value could be tried (a 6-digit mailed code), as keyed digests.
 
@@ -95,9 +96,7 @@ impl SecretBox {
             .map_err(|_| SealError::Open)?;
         Ok(plaintext.to_vec())
     }
-}
 
-impl SecretBox {
     /// HMAC-SHA256 of `secret` under a key derived from the at-rest key, hex-encoded, bound to
     /// `context`. For secrets too short for a plain digest: all 10^6 six-digit codes are hashed
     /// in a moment, so a copy of the database alone must not tell which one is live.
